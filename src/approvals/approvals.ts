@@ -1,0 +1,213 @@
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import { z } from 'zod';
+import { sha256Hex } from '../util/canonical.js';
+import { ClawError } from '../util/errors.js';
+import { writeAll, writeFileAtomic } from '../util/files.js';
+import type { SigningKey } from '../keys/ed25519.js';
+import type { TrustStore } from '../keys/trust.js';
+
+/**
+ * Human approval of one exact call. The gate files a request naming the call (job, tool, hash of the
+ * canonical arguments); a human signs an approval of that request with the approver key; the gate accepts it
+ * once, for the identical call, before it expires. Nothing the model can send is an approval: approvals
+ * arrive through the file system, signed by a key the model never sees.
+ */
+export const APPROVAL_TYP = 'claw-approval+jws';
+
+export const ApprovalRequestSchema = z.strictObject({
+  request_id: z.string().regex(/^apr_[a-z0-9]{20}$/),
+  job: z.string(),
+  server: z.string(),
+  tool: z.string(),
+  operation: z.string(),
+  args_hash: z.string(),
+  args: z.unknown(),
+  target: z.strictObject({ project: z.string().optional(), issue_keys: z.array(z.string()) }),
+  wpc_hash: z.string(),
+  requested_at: z.string(),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
+
+export const ApprovalClaimsSchema = z.strictObject({
+  request_id: z.string(),
+  job: z.string(),
+  tool: z.string(),
+  args_hash: z.string(),
+  wpc_hash: z.string(),
+  approver: z.string(),
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+export type ApprovalClaims = z.infer<typeof ApprovalClaimsSchema>;
+
+export class ApprovalError extends ClawError {
+  constructor(
+    code: 'APPROVAL_NOT_FOUND' | 'APPROVAL_INVALID' | 'APPROVAL_EXPIRED' | 'APPROVAL_USED' | 'APPROVAL_STORE_UNAVAILABLE',
+    message: string,
+  ) {
+    super(code, message);
+    this.name = 'ApprovalError';
+  }
+}
+
+/** Files of one request share a prefix derived from the call, so the gate finds them without an index. */
+function callKey(job: string, tool: string, argsHash: string): string {
+  return sha256Hex(`${job}\u0000${tool}\u0000${argsHash}`).slice(0, 24);
+}
+
+export interface ApprovedCall {
+  request: ApprovalRequest;
+  claims: ApprovalClaims;
+  approvalJws: string;
+  usedAt: string;
+}
+
+export class ApprovalStore {
+  constructor(readonly dir: string) {}
+
+  #requestFile(request: Pick<ApprovalRequest, 'job' | 'tool' | 'args_hash' | 'request_id'>): string {
+    return join(this.dir, `${callKey(request.job, request.tool, request.args_hash)}.${request.request_id}.request.json`);
+  }
+
+  #find(requestId: string): string | undefined {
+    if (!/^apr_[a-z0-9]{20}$/.test(requestId)) return undefined;
+    return this.#list().find((name) => name.endsWith(`.${requestId}.request.json`));
+  }
+
+  #list(): string[] {
+    try {
+      return readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The pending request for this exact call, or a new one. */
+  fileRequest(input: Omit<ApprovalRequest, 'request_id' | 'requested_at'>, now: Date = new Date()): ApprovalRequest {
+    const prefix = callKey(input.job, input.tool, input.args_hash);
+    for (const name of this.#list()) {
+      if (!name.startsWith(`${prefix}.`) || !name.endsWith('.request.json')) continue;
+      const base = name.slice(0, -'.request.json'.length);
+      if (!existsSync(join(this.dir, `${base}.used`))) return this.readRequestFile(join(this.dir, name));
+    }
+    const request: ApprovalRequest = {
+      ...input,
+      request_id: `apr_${randomBytes(13).toString('hex').slice(0, 20)}`,
+      requested_at: now.toISOString(),
+    };
+    try {
+      writeFileAtomic(this.#requestFile(request), `${JSON.stringify(request, null, 2)}\n`);
+    } catch {
+      throw new ApprovalError('APPROVAL_STORE_UNAVAILABLE', `cannot write the approval request in ${this.dir}`);
+    }
+    return request;
+  }
+
+  readRequestFile(file: string): ApprovalRequest {
+    try {
+      return ApprovalRequestSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    } catch {
+      throw new ApprovalError('APPROVAL_INVALID', `approval request ${file} is unreadable`);
+    }
+  }
+
+  getRequest(requestId: string): ApprovalRequest {
+    const name = this.#find(requestId);
+    if (!name) throw new ApprovalError('APPROVAL_NOT_FOUND', `no approval request ${requestId.slice(0, 40)}`);
+    return this.readRequestFile(join(this.dir, name));
+  }
+
+  pending(): ApprovalRequest[] {
+    return this.#list()
+      .filter((name) => name.endsWith('.request.json'))
+      .filter((name) => !existsSync(join(this.dir, name.replace(/\.request\.json$/, '.used'))))
+      .map((name) => this.readRequestFile(join(this.dir, name)));
+  }
+
+  /** Sign an approval for a filed request (the `claw-jira approve` command). */
+  async approve(requestId: string, key: SigningKey, options: { ttlSeconds: number; approver: string; now?: Date }): Promise<ApprovalClaims> {
+    const name = this.#find(requestId);
+    if (!name) throw new ApprovalError('APPROVAL_NOT_FOUND', `no approval request ${requestId.slice(0, 40)}`);
+    const base = join(this.dir, name.slice(0, -'.request.json'.length));
+    if (existsSync(`${base}.used`)) throw new ApprovalError('APPROVAL_USED', `request ${requestId} was already approved and used`);
+    const request = this.readRequestFile(join(this.dir, name));
+    const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
+    const claims: ApprovalClaims = {
+      request_id: request.request_id,
+      job: request.job,
+      tool: request.tool,
+      args_hash: request.args_hash,
+      wpc_hash: request.wpc_hash,
+      approver: options.approver,
+      iat,
+      exp: iat + options.ttlSeconds,
+    };
+    const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+      .setProtectedHeader({ alg: 'EdDSA', typ: APPROVAL_TYP, kid: key.kid })
+      .sign(key.privateKey);
+    writeFileAtomic(`${base}.approval.jws`, `${jws}\n`);
+    return claims;
+  }
+
+  /**
+   * Use an approval for this exact call, once. Returns undefined when there is none (the gate then files a
+   * request). The `.used` marker is created with O_EXCL: of two servers racing on one approval, one wins.
+   */
+  async consume(
+    call: { job: string; tool: string; args_hash: string; wpc_hash: string },
+    trust: TrustStore,
+    now: Date = new Date(),
+  ): Promise<ApprovedCall | undefined> {
+    const prefix = callKey(call.job, call.tool, call.args_hash);
+    for (const name of this.#list()) {
+      if (!name.startsWith(`${prefix}.`) || !name.endsWith('.approval.jws')) continue;
+      const base = join(this.dir, name.slice(0, -'.approval.jws'.length));
+      if (existsSync(`${base}.used`)) continue;
+      const jws = readFileSync(join(this.dir, name), 'utf8').trim();
+      const claims = await verifyApproval(jws, trust);
+      const request = this.readRequestFile(`${base}.request.json`);
+      const bound =
+        claims.request_id === request.request_id &&
+        claims.job === call.job &&
+        claims.tool === call.tool &&
+        claims.args_hash === call.args_hash &&
+        request.args_hash === call.args_hash &&
+        claims.wpc_hash === call.wpc_hash;
+      if (!bound) continue;
+      if (claims.exp <= Math.floor(now.getTime() / 1000)) continue;
+      const usedAt = now.toISOString();
+      try {
+        const fd = openSync(`${base}.used`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        try {
+          writeAll(fd, usedAt);
+        } finally {
+          closeSync(fd);
+        }
+      } catch {
+        continue;
+      }
+      return { request, claims, approvalJws: jws, usedAt };
+    }
+    return undefined;
+  }
+}
+
+export async function verifyApproval(jws: string, trust: TrustStore): Promise<ApprovalClaims> {
+  try {
+    const header = decodeProtectedHeader(jws);
+    if (header.alg !== 'EdDSA' || header.typ !== APPROVAL_TYP || typeof header.kid !== 'string') throw new Error('header');
+    const key = trust.get(header.kid, 'approver');
+    if (!key) throw new Error('untrusted');
+    const { payload } = await compactVerify(jws, key.publicKey, { algorithms: ['EdDSA'] });
+    return ApprovalClaimsSchema.parse(JSON.parse(new TextDecoder().decode(payload)));
+  } catch {
+    throw new ApprovalError('APPROVAL_INVALID', 'the approval is not signed by a trusted approver key');
+  }
+}
+
+export function ensureDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+}

@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * RFC 9162 (Certificate Transparency v2) Merkle Tree Hash over the receipts of a bundle:
+ *   leaf = SHA-256(0x00 || line bytes), node = SHA-256(0x01 || left || right),
+ *   MTH(D[n]) = node(MTH(D[0:k]), MTH(D[k:n])) with k the largest power of two below n, MTH({}) = SHA-256("").
+ * The domain-separation bytes stop a leaf from posing as a node (second-preimage attacks on the tree).
+ *
+ * node:crypto rather than @noble/hashes: this runs once per receipt on the verify hot path, where the native
+ * hash is about five times faster on a 1 KB line; the output is the same SHA-256.
+ */
+const LEAF = Uint8Array.of(0);
+const NODE = Uint8Array.of(1);
+
+export function leafHash(line: Uint8Array | string): Uint8Array {
+  return createHash('sha256').update(LEAF).update(line).digest();
+}
+
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return createHash('sha256').update(NODE).update(left).update(right).digest();
+}
+
+/**
+ * Computes the root while leaves stream in, keeping only the perfect subtrees of the binary decomposition of
+ * the count (at most 64 hashes), so a 100k-receipt bundle never holds its tree in memory.
+ */
+export class MerkleBuilder {
+  readonly #stack: { size: number; hash: Uint8Array }[] = [];
+  #count = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(leaf: Uint8Array): void {
+    let entry = { size: 1, hash: leaf };
+    for (let top = this.#stack.at(-1); top !== undefined && top.size === entry.size; top = this.#stack.at(-1)) {
+      this.#stack.pop();
+      entry = { size: top.size * 2, hash: nodeHash(top.hash, entry.hash) };
+    }
+    this.#stack.push(entry);
+    this.#count += 1;
+  }
+
+  /** Add `count` leaves packed as consecutive 32-byte hashes. */
+  addPacked(leaves: Uint8Array, count = leaves.length / 32): void {
+    for (let i = 0; i < count; i++) this.add(leaves.subarray(i * 32, i * 32 + 32));
+  }
+
+  root(): Uint8Array {
+    const stack = this.#stack;
+    const last = stack.at(-1);
+    if (last === undefined) return createHash('sha256').digest();
+    let acc = last.hash;
+    for (let i = stack.length - 2; i >= 0; i--) acc = nodeHash((stack[i] as { hash: Uint8Array }).hash, acc);
+    return acc;
+  }
+}
+
+export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
+  const builder = new MerkleBuilder();
+  for (const leaf of leaves) builder.add(leaf);
+  return builder.root();
+}
+
+export function rootAddress(root: Uint8Array): string {
+  return `sha256:${Buffer.from(root).toString('hex')}`;
+}

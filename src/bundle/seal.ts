@@ -1,0 +1,202 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { hashAddress } from '../util/canonical.js';
+import { writeFileAtomic } from '../util/files.js';
+import type { SigningKey } from '../keys/ed25519.js';
+import { TrustStore } from '../keys/trust.js';
+import { verifyReceiptChain } from '../receipts/chain.js';
+import { ReceiptLog } from '../receipts/log.js';
+import { readApprovals } from './approvals.js';
+import { BundleError } from './errors.js';
+import { gatewayKids } from './gateway.js';
+import { BUNDLE, gatewayJwksPath, isSealed, listGatewayFiles, listReceiptFiles, SEAL_SERVER } from './layout.js';
+import { manifestBytes, signManifest, type Manifest } from './manifest.js';
+import { MerkleBuilder, leafHash, rootAddress } from './merkle.js';
+import { readBundleWpcs } from './wpc-files.js';
+
+export interface SealOptions {
+  /** The receipt key (`loadSigningKey(home, 'receipt')`). */
+  key: SigningKey;
+  now?: Date;
+}
+
+export interface SealResult {
+  manifest: Manifest;
+  manifestHash: string;
+  /** Bundle-relative path of the seal receipt log. */
+  sealFile: string;
+}
+
+/** The event type of the seal receipt. */
+export const SEALED_EVENT = 'bundle.sealed';
+
+/**
+ * Seal a bundle: write manifest.json, sign it (manifest.sig), then record the seal as a signed receipt in its
+ * own log, receipts/seal-<session>.jsonl, naming the manifest's hash. Refuses a bundle already sealed, and one
+ * whose receipt logs are damaged (sealing would certify the damage).
+ *
+ * Why a seal receipt as well as a signature: a second seal leaves evidence. A new manifest covers every
+ * receipt file present, so it covers the first seal's receipt, and verify reports any covered seal file as a
+ * re-seal; a manifest swapped without re-sealing no longer matches the hash the seal receipt names.
+ */
+export async function sealBundle(bundleDir: string, options: SealOptions): Promise<SealResult> {
+  if (!existsSync(bundleDir)) throw new BundleError('BUNDLE_NOT_FOUND', `no bundle folder at ${bundleDir}`);
+  if (isSealed(bundleDir)) {
+    throw new BundleError('BUNDLE_ALREADY_SEALED', 'the bundle is already sealed (manifest.json, manifest.sig or a seal receipt exists)');
+  }
+  const manifest = await computeManifest(bundleDir, options);
+  return writeSeal(bundleDir, manifest, options);
+}
+
+/** Everything the seal states, computed from the bundle as it is now. Reads only. */
+export async function computeManifest(bundleDir: string, options: SealOptions): Promise<Manifest> {
+  const now = options.now ?? new Date();
+  const noKeys = await TrustStore.fromFile({ version: 1, keys: [] });
+  const merkle = new MerkleBuilder();
+  const files: Manifest['receipts']['files'] = [];
+  const kinds = { decision: 0, outcome: 0, event: 0 };
+  const jobs = new Set<string>();
+  const receiptKids = new Set<string>();
+  const wpcRefs = new Map<string, string>();
+  const tokens = new Map<string, Manifest['tokens'][number]>();
+  let first: string | null = null;
+  let last: string | null = null;
+
+  for (const path of listReceiptFiles(bundleDir)) {
+    const text = readFileSync(join(bundleDir, path), 'utf8');
+    // Signatures are the verifier's business (with the auditor's keys); structure must be sound to seal.
+    const chain = verifyReceiptChain(text, noKeys, { skipSignatures: true });
+    const problem = chain.problems[0];
+    if (problem) throw new BundleError('BUNDLE_DAMAGED', `${path}:${problem.line}: ${problem.code}: ${problem.message}`);
+    let fileFirst: string | null = null;
+    let fileLast: string | null = null;
+    for (const { text: line, receipt, line: n } of chain.lines) {
+      merkle.add(leafHash(line));
+      jobs.add(receipt.job);
+      receiptKids.add(receipt.kid);
+      if (receipt.kind in kinds) kinds[receipt.kind] += 1;
+      if (typeof receipt.time === 'string') {
+        if (fileFirst === null || receipt.time < fileFirst) fileFirst = receipt.time;
+        if (fileLast === null || receipt.time > fileLast) fileLast = receipt.time;
+      }
+      if (receipt.wpc_hash) wpcRefs.set(receipt.wpc_hash, `${path}:${n}`);
+      if (receipt.cst) {
+        const { jti, token_hash, sub, exp } = receipt.cst;
+        tokens.set(`${jti}\u0000${token_hash}\u0000${sub}\u0000${exp}`, { jti, token_hash, sub, exp });
+      }
+    }
+    const head = chain.lines[0]?.receipt;
+    files.push({
+      path,
+      server: head?.server ?? '',
+      session: head?.session ?? '',
+      count: chain.count,
+      head: chain.head,
+      first_time: fileFirst,
+      last_time: fileLast,
+    });
+    if (fileFirst !== null && (first === null || fileFirst < first)) first = fileFirst;
+    if (fileLast !== null && (last === null || fileLast > last)) last = fileLast;
+  }
+  if (files.length === 0) throw new BundleError('BUNDLE_EMPTY', 'the bundle has no receipts to seal');
+  if (jobs.size !== 1) throw new BundleError('BUNDLE_MIXED_JOBS', `the receipts belong to ${jobs.size} jobs: ${[...jobs].join(', ')}`);
+
+  const { wpcs, strays } = readBundleWpcs(bundleDir);
+  if (strays[0]) throw new BundleError('BUNDLE_DAMAGED', `${strays[0]} is not a WPC file (wpc/<hex>.json with wpc/<hex>.sig)`);
+  for (const wpc of wpcs) {
+    if (hashAddress(wpc.bytes) !== wpc.hash) throw new BundleError('BUNDLE_DAMAGED', `${wpc.path} does not hash to its name`);
+    if (wpc.signature === undefined) throw new BundleError('BUNDLE_DAMAGED', `${wpc.path} has no signature (${wpc.sigPath})`);
+  }
+  for (const [hash, where] of wpcRefs) {
+    if (!wpcs.some((wpc) => wpc.hash === hash)) {
+      throw new BundleError('BUNDLE_DAMAGED', `${where} names WPC ${hash}, which is not in wpc/: copy it (and its .sig) from the registry`);
+    }
+  }
+
+  const approvals = readApprovals(bundleDir);
+  const gateway = listGatewayFiles(bundleDir).map((path) => {
+    const jwksPath = gatewayJwksPath(path);
+    if (!existsSync(join(bundleDir, jwksPath))) throw new BundleError('BUNDLE_DAMAGED', `${path} has no ${jwksPath}`);
+    const bytes = readFileSync(join(bundleDir, path));
+    const text = bytes.toString('utf8');
+    return {
+      path,
+      name: path.slice(`${BUNDLE.gateway}/`.length, -'.jsonl'.length),
+      count: text.split('\n').filter((line) => line.trim() !== '').length,
+      sha256: hashAddress(bytes),
+      jwks_path: jwksPath,
+      jwks_sha256: hashAddress(readFileSync(join(bundleDir, jwksPath))),
+      kids: gatewayKids(text),
+    };
+  });
+  const trustPath = join(bundleDir, BUNDLE.trustFile);
+
+  return {
+    v: 1,
+    type: 'claw-jira.bundle-manifest',
+    job: [...jobs][0] as string,
+    sealed_at: now.toISOString(),
+    time_window: { first, last },
+    receipts: {
+      total: merkle.count,
+      merkle_root: rootAddress(merkle.root()),
+      leaf_order: 'file-name,line',
+      files,
+      kinds,
+    },
+    wpcs: wpcs.map((wpc) => ({
+      hash: wpc.hash,
+      path: wpc.path,
+      sig_path: wpc.sigPath,
+      sig_sha256: hashAddress(wpc.signature ?? ''),
+      signer_kid: wpc.signerKid,
+    })),
+    tokens: [...tokens.values()].sort((a, b) => (a.jti < b.jti ? -1 : a.jti > b.jti ? 1 : 0)),
+    keys: {
+      manifest: options.key.kid,
+      receipt: [...receiptKids].sort(),
+      policy: [...new Set(wpcs.map((wpc) => wpc.signerKid).filter((kid): kid is string => kid !== null))].sort(),
+      approver: [...new Set(approvals.map((a) => a.approverKid).filter((kid): kid is string => kid !== undefined))].sort(),
+      gateway: [...new Set(gateway.flatMap((g) => g.kids))].sort(),
+      trust_file_sha256: existsSync(trustPath) ? hashAddress(readFileSync(trustPath)) : null,
+    },
+    approvals: approvals.map((a) => ({ path: a.path, request_id: a.requestId, sha256: a.sha256 })),
+    gateway,
+  };
+}
+
+/**
+ * Write manifest.json and manifest.sig (each created exclusively: an existing one is never replaced), then the
+ * seal receipt. A crash in between leaves a manifest without a seal receipt, which verify reports.
+ */
+export async function writeSeal(bundleDir: string, manifest: Manifest, options: SealOptions): Promise<SealResult> {
+  const now = options.now ?? new Date();
+  const bytes = manifestBytes(manifest);
+  const manifestHash = hashAddress(bytes);
+  const jws = await signManifest(bytes, manifest, options.key, now);
+  try {
+    writeFileAtomic(join(bundleDir, BUNDLE.manifest), bytes, { exclusive: true });
+    writeFileAtomic(join(bundleDir, BUNDLE.manifestSig), `${jws}\n`, { exclusive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new BundleError('BUNDLE_ALREADY_SEALED', 'the bundle is already sealed');
+    throw new BundleError('BUNDLE_UNREADABLE', `cannot write the manifest in ${bundleDir}`);
+  }
+  const session = `${now.toISOString().replace(/[:.-]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+  const log = ReceiptLog.open({ bundleDir, job: manifest.job, server: SEAL_SERVER, key: options.key, session });
+  try {
+    log.append({
+      kind: 'event',
+      time: now.toISOString(),
+      event: {
+        type: SEALED_EVENT,
+        manifest_hash: manifestHash,
+        merkle_root: manifest.receipts.merkle_root,
+        receipt_count: manifest.receipts.total,
+      },
+    });
+  } finally {
+    log.close();
+  }
+  return { manifest, manifestHash, sealFile: `${BUNDLE.receipts}/${SEAL_SERVER}-${session}.jsonl` };
+}

@@ -1,0 +1,280 @@
+import { createHash, createPublicKey } from 'node:crypto';
+import { verify } from 'node:crypto';
+import { decide } from '../gate/decide.js';
+import type { VerifyingKey } from '../keys/ed25519.js';
+import type { TrustFile } from '../keys/trust.js';
+import { verifyReceiptSignature } from '../receipts/sign.js';
+import type { Receipt } from '../receipts/types.js';
+import { wpcDocumentFromBytes } from '../wpc/document.js';
+import type { Wpc } from '../wpc/schema.js';
+import { leafHash } from './merkle.js';
+
+/**
+ * The per-line work of `bundle verify`, as a pure function over a run of whole lines of one receipt file, so
+ * it runs the same in a worker thread (both cores) or inline. It answers exactly, per line, whether the
+ * signature verifies (with the semantics of src/receipts/chain.ts), and whether the run is structurally clean
+ * (parses, canonical, seq counts up, prev links, one job/server/session). A run that is not clean is handed
+ * to the reference `verifyReceiptChain`, which names each structural problem: this module only has to be
+ * right when it says "clean", and it is, because everything it accepts the reference accepts too.
+ */
+export interface SegmentTask {
+  /** Position of the segment in the bundle (files by name, then lines): results are merged in this order. */
+  index: number;
+  file: string;
+  /** 1-based number of the first line in `bytes`. */
+  startLine: number;
+  /** Whole lines, each ending in '\n'. */
+  bytes: Uint8Array;
+  /** job/server/session of the first line of the file; null when it does not parse (then never clean). */
+  identity: { job: string; server: string; session: string } | null;
+}
+
+export interface LineProblem {
+  step: 'signatures' | 'decisions' | 'tokens';
+  code: string;
+  line: number;
+  message: string;
+}
+
+export interface TokenUse {
+  jti: string;
+  token_hash: string;
+  sub: string;
+  exp: number;
+  line: number;
+}
+
+export interface SegmentResult {
+  index: number;
+  file: string;
+  startLine: number;
+  count: number;
+  /** `prev` of the first line (undefined when it does not parse): the caller links it to the previous run. */
+  firstPrev: string | null | undefined;
+  lastHash: string | null;
+  /** RFC 9162 leaf hashes, 32 bytes per line. */
+  leaves: Uint8Array;
+  clean: boolean;
+  problems: LineProblem[];
+  tokens: TokenUse[];
+  wpcRefs: string[];
+  kids: string[];
+  firstTime: string | null;
+  lastTime: string | null;
+  kinds: { decision: number; outcome: number; event: number };
+}
+
+export interface SegmentInit {
+  trust: TrustFile;
+  /** WPCs whose bytes hash to their address; decisions are re-run against these. */
+  wpcs: { hash: string; bytes: Uint8Array }[];
+}
+
+export interface SegmentContext {
+  keys: Map<string, VerifyingKey>;
+  wpcs: Map<string, Wpc>;
+}
+
+export function segmentContext(init: SegmentInit): SegmentContext {
+  const keys = new Map<string, VerifyingKey>();
+  for (const entry of init.trust.keys) {
+    if (entry.role !== 'receipt') continue;
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: entry.jwk.x }, format: 'jwk' });
+    keys.set(entry.kid, { kid: entry.kid, publicKey, publicJwk: entry.jwk });
+  }
+  const wpcs = new Map<string, Wpc>();
+  for (const { hash, bytes } of init.wpcs) {
+    try {
+      wpcs.set(hash, wpcDocumentFromBytes(bytes, hash).policy);
+    } catch {
+      // The WPC step reports it; decisions under it are reported as unverifiable.
+    }
+  }
+  return { keys, wpcs };
+}
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+
+export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentResult {
+  const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+  const lineCount = countLines(buf);
+  const leaves = new Uint8Array(lineCount * 32);
+  const problems: LineProblem[] = [];
+  const tokens = new Map<string, TokenUse>();
+  const wpcRefs = new Set<string>();
+  const kids = new Set<string>();
+  const kinds = { decision: 0, outcome: 0, event: 0 };
+  let clean = task.identity !== null;
+  let firstPrev: string | null | undefined;
+  let prevHash: string | null = null;
+  let firstTime: string | null = null;
+  let lastTime: string | null = null;
+  let pos = 0;
+  for (let i = 0; i < lineCount; i++) {
+    const end = buf.indexOf(NEWLINE, pos);
+    const lineBytes = buf.subarray(pos, end);
+    pos = end + 1;
+    const line = task.startLine + i;
+    leaves.set(leafHash(lineBytes), i * 32);
+    const hash = `sha256:${createHash('sha256').update(lineBytes).digest('hex')}`;
+    const expectedPrev = prevHash;
+    prevHash = hash;
+    let receipt: Receipt;
+    try {
+      receipt = JSON.parse(lineBytes.toString('utf8')) as Receipt;
+      if (typeof receipt !== 'object' || receipt === null || typeof receipt.sig !== 'string') throw new Error('shape');
+    } catch {
+      clean = false;
+      continue;
+    }
+    if (i === 0) firstPrev = receipt.prev;
+    else if (receipt.prev !== expectedPrev) clean = false;
+    if (receipt.seq !== line) clean = false;
+    const id = task.identity;
+    if (id && (receipt.job !== id.job || receipt.server !== id.server || receipt.session !== id.session)) clean = false;
+
+    const key = typeof receipt.kid === 'string' ? ctx.keys.get(receipt.kid) : undefined;
+    if (typeof receipt.kid === 'string') kids.add(receipt.kid);
+    if (!key) {
+      clean = false;
+      problems.push({ step: 'signatures', code: 'RECEIPT_UNKNOWN_KEY', line, message: `signed by key ${String(receipt.kid)}, not a trusted receipt key` });
+    } else if (!fastVerify(lineBytes, receipt, key)) {
+      // Either the line was changed, or it is not canonical (then the reference names it): decide exactly.
+      clean = false;
+      if (!verifyReceiptSignature(receipt, key)) {
+        problems.push({ step: 'signatures', code: 'RECEIPT_BAD_SIGNATURE', line, message: 'the signature does not verify (content changed)' });
+      }
+    }
+
+    if (receipt.kind === 'decision' || receipt.kind === 'outcome' || receipt.kind === 'event') kinds[receipt.kind] += 1;
+    if (typeof receipt.time === 'string') {
+      if (firstTime === null || receipt.time < firstTime) firstTime = receipt.time;
+      if (lastTime === null || receipt.time > lastTime) lastTime = receipt.time;
+    }
+    if (typeof receipt.wpc_hash === 'string') wpcRefs.add(receipt.wpc_hash);
+    if (receipt.cst) checkToken(receipt.cst, line, tokens, problems);
+    if (receipt.kind === 'decision') checkDecision(receipt, line, ctx, problems);
+  }
+  return {
+    index: task.index,
+    file: task.file,
+    startLine: task.startLine,
+    count: lineCount,
+    firstPrev,
+    lastHash: prevHash,
+    leaves,
+    clean,
+    problems,
+    tokens: [...tokens.values()],
+    wpcRefs: [...wpcRefs],
+    kids: [...kids],
+    firstTime,
+    lastTime,
+    kinds,
+  };
+}
+
+function countLines(buf: Buffer): number {
+  let n = 0;
+  for (let at = buf.indexOf(NEWLINE); at !== -1; at = buf.indexOf(NEWLINE, at + 1)) n++;
+  return n;
+}
+
+/**
+ * Verify the signature over the line with its top-level `sig` member cut out, instead of re-canonicalising the
+ * parsed receipt (which costs more than the rest of the line's work). Sound: signers only sign canonical bodies
+ * without a top-level `sig`, so if the cut bytes verify they are that canonical body; the `sig` member sits
+ * where canonical order puts it (checked on the key order), so the whole line is canonical too. Any doubt
+ * (the pattern twice, odd escaping) returns false and the caller decides exactly.
+ */
+function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey): boolean {
+  const needle = Buffer.from(`"sig":"${receipt.sig}"`, 'utf8');
+  const at = lineBytes.indexOf(needle);
+  if (at === -1 || lineBytes.indexOf(needle, at + 1) !== -1) return false;
+  const after = at + needle.length;
+  let body: Buffer;
+  if (lineBytes[at - 1] === COMMA) body = Buffer.concat([lineBytes.subarray(0, at - 1), lineBytes.subarray(after)]);
+  else if (lineBytes[after] === COMMA) body = Buffer.concat([lineBytes.subarray(0, at), lineBytes.subarray(after + 1)]);
+  else return false;
+  const keys = Object.keys(receipt);
+  const i = keys.indexOf('sig');
+  const before = keys[i - 1];
+  const next = keys[i + 1];
+  if ((before !== undefined && !(before < 'sig')) || (next !== undefined && !(next > 'sig'))) return false;
+  let signature: Buffer;
+  try {
+    signature = Buffer.from(receipt.sig, 'base64url');
+    return verify(null, body, key.publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+function checkToken(cst: NonNullable<Receipt['cst']>, line: number, tokens: Map<string, TokenUse>, problems: LineProblem[]): void {
+  const seen = tokens.get(cst.jti);
+  if (!seen) {
+    tokens.set(cst.jti, { jti: cst.jti, token_hash: cst.token_hash, sub: cst.sub, exp: cst.exp, line });
+  } else if (seen.token_hash !== cst.token_hash || seen.sub !== cst.sub || seen.exp !== cst.exp) {
+    problems.push({
+      step: 'tokens',
+      code: 'TOKEN_INCONSISTENT',
+      line,
+      message: `token ${cst.jti} is recorded with another token hash, subject or expiry than at line ${seen.line}`,
+    });
+  }
+}
+
+/**
+ * Re-run the pure decision on the recorded request, WPC and scope: a receipt whose recorded decision is not
+ * what the policy gives was not made by the gate, whatever its signature says.
+ */
+function checkDecision(receipt: Receipt, line: number, ctx: SegmentContext, problems: LineProblem[]): void {
+  const recorded = receipt.policy_decision;
+  if (recorded && recorded.effect === 'deny' && receipt.decision?.effect === 'allow') {
+    problems.push({ step: 'decisions', code: 'DECISION_OVERRIDES_POLICY', line, message: 'the gate allowed a call the policy denied' });
+  }
+  if (!receipt.request || !recorded) return;
+  const wpc = typeof receipt.wpc_hash === 'string' ? ctx.wpcs.get(receipt.wpc_hash) : undefined;
+  if (!wpc) {
+    problems.push({
+      step: 'decisions',
+      code: 'DECISION_WPC_MISSING',
+      line,
+      message: `cannot re-evaluate: WPC ${String(receipt.wpc_hash)} is not in the bundle (or its bytes do not match its hash)`,
+    });
+    return;
+  }
+  let again: unknown;
+  try {
+    again = decide(receipt.request, wpc, receipt.scope);
+  } catch {
+    problems.push({ step: 'decisions', code: 'DECISION_UNEVALUABLE', line, message: 'the recorded request cannot be evaluated' });
+    return;
+  }
+  if (!jsonEqual(again, recorded)) {
+    problems.push({
+      step: 'decisions',
+      code: 'DECISION_MISMATCH',
+      line,
+      message: `re-evaluating the recorded request under WPC ${receipt.wpc_hash} does not give the recorded decision`,
+    });
+  }
+}
+
+/** Deep equality of JSON values (object key order ignored), cheaper than comparing canonical strings. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item, b[i]));
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const ka = Object.keys(ra).filter((k) => ra[k] !== undefined);
+  const kb = Object.keys(rb).filter((k) => rb[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(rb, k) && jsonEqual(ra[k], rb[k]));
+}

@@ -1,0 +1,84 @@
+import { createInterface } from 'node:readline/promises';
+import { ApprovalStore } from '../approvals/approvals.js';
+import { disableWrites, enableWrites, readKillSwitch } from '../gate/kill-switch.js';
+import { parseCommandArgs } from './args.js';
+import { adminEvent, homeOf, signingKey } from './common.js';
+import { EXIT, UsageError, type CommandSpec } from './io.js';
+
+export const approveCommand: CommandSpec = {
+  name: 'approve',
+  summary: 'show a pending approval request (the exact call) and sign a single-use, short-lived approval for it',
+  usage: 'claw-jira approve <request-id> [--yes] [--ttl <s>] | claw-jira approve --list',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { yes: { type: 'boolean', short: 'y' }, ttl: { type: 'string' }, list: { type: 'boolean' } });
+    const home = homeOf(io);
+    const store = new ApprovalStore(home.approvalsDir);
+    if (values.list) {
+      const pending = store.pending();
+      if (pending.length === 0) io.out('no pending approval requests');
+      for (const request of pending) io.out(`${request.request_id}  ${request.requested_at}  job ${request.job}  ${request.tool} ${request.target.issue_keys.join(',')}`);
+      return EXIT.ok;
+    }
+    const id = positionals[0];
+    if (!id) throw new UsageError('missing <request-id> (see --list)');
+    const request = store.getRequest(id);
+    io.out(`Approval request ${request.request_id}`);
+    io.out(`  job        ${request.job}`);
+    io.out(`  server     ${request.server}`);
+    io.out(`  tool       ${request.tool} (${request.operation})`);
+    io.out(`  target     ${request.target.project ?? '-'} ${request.target.issue_keys.join(', ')}`);
+    io.out(`  policy     ${request.wpc_hash}`);
+    io.out(`  args hash  ${request.args_hash}`);
+    io.out(`  arguments  ${JSON.stringify(request.args, null, 2).replace(/\n/g, '\n             ')}`);
+    if (!values.yes) {
+      if (!process.stdin.isTTY) {
+        io.err('not approved: pass --yes to approve non-interactively');
+        return EXIT.failed;
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question('Approve exactly this call, once? [y/N] ');
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        io.out('not approved');
+        return EXIT.failed;
+      }
+    }
+    const ttlSeconds = values.ttl !== undefined ? Number(values.ttl) : 600;
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 10 || ttlSeconds > 86_400) throw new UsageError('--ttl must be 10 to 86400 seconds');
+    const key = await signingKey(home, 'approver');
+    const claims = await store.approve(id, key, { ttlSeconds, approver: io.env.USER ?? 'approver' });
+    await adminEvent(io, home, { type: 'approval.signed', request_id: id, args_hash: claims.args_hash, exp: claims.exp });
+    io.out(`approved ${id}: valid once, until ${new Date(claims.exp * 1000).toISOString()}, for the identical call only`);
+    return EXIT.ok;
+  },
+};
+
+export const writesCommand: CommandSpec = {
+  name: 'writes',
+  summary: 'kill switch: stop (or allow again) every write of every running write server, at its next call',
+  usage: 'claw-jira writes disable [--reason <text>] | claw-jira writes enable | claw-jira writes status',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { reason: { type: 'string' } });
+    const home = homeOf(io);
+    const action = positionals[0];
+    if (action === 'disable') {
+      const state = { disabled_at: new Date().toISOString(), by: io.env.USER ?? 'unknown', ...(values.reason ? { reason: values.reason } : {}) };
+      disableWrites(home.killSwitchFile, state);
+      await adminEvent(io, home, { type: 'writes.disabled', ...state });
+      io.out(`writes disabled at ${state.disabled_at}: every write server refuses writes from its next call`);
+      return EXIT.ok;
+    }
+    if (action === 'enable') {
+      const was = enableWrites(home.killSwitchFile);
+      await adminEvent(io, home, { type: 'writes.enabled' });
+      io.out(was ? 'writes enabled' : 'writes were not disabled');
+      return EXIT.ok;
+    }
+    if (action === 'status' || action === undefined) {
+      const state = readKillSwitch(home.killSwitchFile);
+      io.out(state ? `writes DISABLED since ${state.disabled_at} by ${state.by}${state.reason ? `: ${state.reason}` : ''}` : 'writes enabled');
+      return EXIT.ok;
+    }
+    throw new UsageError(`unknown action '${action}': use disable, enable or status`);
+  },
+};

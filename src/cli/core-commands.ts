@@ -1,0 +1,176 @@
+import { resolve } from 'node:path';
+import { canonicalJson } from '../util/canonical.js';
+import { initKeys } from '../keys/store.js';
+import { KEY_ROLES } from '../keys/roles.js';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { lintWpc } from '../wpc/lint.js';
+import { diffWpc } from '../wpc/diff.js';
+import { parseWpcJson, wpcDocument } from '../wpc/document.js';
+import { LocalRegistryBackend, WpcRegistry, registryBackend } from '../wpc/registry.js';
+import { signWpcHash } from '../wpc/signature.js';
+import { parseCommandArgs, requirePositional } from './args.js';
+import { homeOf, loadWpcArg, readTextFile, registryLocation, signingKey, trustOf } from './common.js';
+import { EXIT, type CommandSpec } from './io.js';
+
+export const initCommand: CommandSpec = {
+  name: 'init',
+  summary: 'create CLAW_HOME: key pairs, trust file, local WPC registry',
+  usage: 'claw-jira init [--json]',
+  async run(argv, io) {
+    const { values } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+    const home = homeOf(io);
+    mkdirSync(home.registryDir, { recursive: true });
+    mkdirSync(home.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(home.approvalsDir, { recursive: true });
+    mkdirSync(home.bundlesDir, { recursive: true });
+    const result = await initKeys(home);
+    if (values.json) {
+      io.out(JSON.stringify({ home: home.root, created: result.created, kept: result.kept, keys: result.trust.keys.map(({ role, kid }) => ({ role, kid })) }));
+      return EXIT.ok;
+    }
+    io.out(`CLAW_HOME ${home.root}`);
+    for (const entry of result.trust.keys) {
+      if (!KEY_ROLES.includes(entry.role) || !(result.created.includes(entry.role) || result.kept.includes(entry.role))) continue;
+      io.out(`  ${entry.role.padEnd(8)} ${entry.kid}  ${result.created.includes(entry.role) ? 'created' : 'kept (existing key never overwritten)'}`);
+    }
+    io.out(`trust file ${home.trustFile}\nregistry   ${home.registryDir}`);
+    return EXIT.ok;
+  },
+};
+
+export const keysListCommand: CommandSpec = {
+  name: 'keys list',
+  summary: 'list the key pairs and trusted public keys',
+  usage: 'claw-jira keys list [--json]',
+  async run(argv, io) {
+    const { values } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+    const home = homeOf(io);
+    const trust = await trustOf(io, home);
+    const rows = trust.list().map((key) => {
+      const file = home.privateKeyFile(key.role);
+      let privateKey = 'absent';
+      if (existsSync(file)) privateKey = `${file} (mode ${(statSync(file).mode & 0o777).toString(8)})`;
+      return { role: key.role, kid: key.kid, private_key: privateKey };
+    });
+    if (values.json) io.out(JSON.stringify(rows));
+    else for (const row of rows) io.out(`${row.role.padEnd(8)} ${row.kid}  private: ${row.private_key}`);
+    return EXIT.ok;
+  },
+};
+
+export const wpcLintCommand: CommandSpec = {
+  name: 'wpc lint',
+  summary: 'check a WPC file: schema errors and likely mistakes, each with its JSON path',
+  usage: 'claw-jira wpc lint <file> [--strict] [--json]',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { strict: { type: 'boolean' }, json: { type: 'boolean' } });
+    const file = requirePositional(positionals, 0, 'file');
+    let problems;
+    try {
+      problems = lintWpc(parseWpcJson(readTextFile(io, file, 'WPC file')));
+    } catch (error) {
+      problems = [{ severity: 'error' as const, path: '$', message: error instanceof Error ? error.message : 'unreadable' }];
+    }
+    const errors = problems.filter((problem) => problem.severity === 'error').length;
+    const failed = errors > 0 || (values.strict === true && problems.length > 0);
+    if (values.json) io.out(JSON.stringify({ ok: !failed, problems }));
+    else {
+      for (const problem of problems) io.out(`${problem.severity}: ${problem.path}: ${problem.message}`);
+      io.out(failed ? `${file}: ${problems.length} problem(s)` : `${file}: ok${problems.length ? ` (${problems.length} warning(s))` : ''}`);
+    }
+    return failed ? EXIT.failed : EXIT.ok;
+  },
+};
+
+export const wpcHashCommand: CommandSpec = {
+  name: 'wpc hash',
+  summary: 'print the sha256:<hex> address of a WPC (hash of its RFC 8785 canonical bytes)',
+  usage: 'claw-jira wpc hash <file> [--canonical]',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { canonical: { type: 'boolean' } });
+    const document = wpcDocument(parseWpcJson(readTextFile(io, requirePositional(positionals, 0, 'file'), 'WPC file')));
+    io.out(values.canonical ? canonicalJson(document.source) : document.hash);
+    return EXIT.ok;
+  },
+};
+
+export const wpcSignCommand: CommandSpec = {
+  name: 'wpc sign',
+  summary: 'validate, canonicalise, sign with the policy key and publish a WPC to the registry; prints its address',
+  usage: 'claw-jira wpc sign <file> [--registry <dir>]',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { registry: { type: 'string' } });
+    const file = requirePositional(positionals, 0, 'file');
+    const value = parseWpcJson(readTextFile(io, file, 'WPC file'));
+    const errors = lintWpc(value).filter((problem) => problem.severity === 'error');
+    if (errors.length > 0) {
+      for (const problem of errors) io.err(`error: ${problem.path}: ${problem.message}`);
+      io.err(`${file}: not signed (run 'claw-jira wpc lint ${file}')`);
+      return EXIT.failed;
+    }
+    const home = homeOf(io);
+    const document = wpcDocument(value);
+    const key = await signingKey(home, 'policy');
+    const signature = await signWpcHash(document.hash, key);
+    const location = registryLocation(io, home, values.registry);
+    if (/^https?:/i.test(location)) {
+      io.err('the HTTPS registry is read-only: sign into a local folder with --registry and upload <hex>.json and <hex>.sig');
+      return EXIT.usage;
+    }
+    new LocalRegistryBackend(resolve(io.cwd, location)).put(document, signature);
+    io.err(`signed by policy key ${key.kid}; stored in ${resolve(io.cwd, location)}`);
+    io.out(document.hash);
+    return EXIT.ok;
+  },
+};
+
+export const wpcVerifyCommand: CommandSpec = {
+  name: 'wpc verify',
+  summary: 'fetch a WPC by address and verify its bytes, canonical form and signature against the trust file',
+  usage: 'claw-jira wpc verify <sha256:hex> [--registry <dir|url>] [--trust <file>]',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { registry: { type: 'string' }, trust: { type: 'string' } });
+    const hash = requirePositional(positionals, 0, 'sha256:hex');
+    const home = homeOf(io);
+    const registry = new WpcRegistry(registryBackend(registryLocation(io, home, values.registry)), await trustOf(io, home, values.trust));
+    try {
+      const verified = await registry.get(hash);
+      io.out(`ok: ${verified.hash} signed by policy key ${verified.signer.kid} at ${new Date(verified.signer.iat * 1000).toISOString()}`);
+      return EXIT.ok;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'WPC_INVALID';
+      io.out(`FAILED ${code}: ${error instanceof Error ? error.message : ''}`);
+      return EXIT.failed;
+    }
+  },
+};
+
+export const wpcDiffCommand: CommandSpec = {
+  name: 'wpc diff',
+  summary: 'show the scope delta between two WPCs (files or addresses); exit 1 when B is wider than A',
+  usage: 'claw-jira wpc diff <A> <B> [--json]',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, registry: { type: 'string' } });
+    const home = homeOf(io);
+    const a = await loadWpcArg(io, home, requirePositional(positionals, 0, 'A'), values.registry);
+    const b = await loadWpcArg(io, home, requirePositional(positionals, 1, 'B'), values.registry);
+    const diff = diffWpc(a.policy, b.policy);
+    if (values.json) {
+      io.out(JSON.stringify({ a: a.hash, b: b.hash, ...diff }));
+    } else {
+      io.out(`A ${a.hash}\nB ${b.hash}`);
+      if (diff.scope.length + diff.rules.length + diff.runtime.length === 0) io.out('no difference in scope');
+      for (const delta of diff.scope) {
+        for (const value of delta.added) io.out(`+ ${delta.name}: ${value}`);
+        for (const value of delta.removed) io.out(`- ${delta.name}: ${value}`);
+      }
+      for (const delta of diff.rules) {
+        for (const value of delta.added) io.out(`  rule + ${delta.name}: ${value}`);
+        for (const value of delta.removed) io.out(`  rule - ${delta.name}: ${value}`);
+      }
+      for (const change of diff.runtime) io.out(`~ ${change.name}: ${JSON.stringify(change.before)} -> ${JSON.stringify(change.after)}`);
+      io.out(diff.widened ? 'scope WIDENED: B permits something A did not' : 'scope not widened');
+    }
+    return diff.widened ? EXIT.failed : EXIT.ok;
+  },
+};

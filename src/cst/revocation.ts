@@ -1,0 +1,168 @@
+import { readFileSync, statSync } from 'node:fs';
+import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import ky from 'ky';
+import { z } from 'zod';
+import { isCanonicalCompactJws } from '../keys/base64url.js';
+import type { SigningKey } from '../keys/ed25519.js';
+import type { TrustStore } from '../keys/trust.js';
+import { writeFileAtomic } from '../util/files.js';
+import { CstError } from './errors.js';
+
+/**
+ * The revocation list is a compact JWS signed by the token issuer, so a server can trust a list fetched from
+ * anywhere, and nobody without the issuer key can un-revoke a token by editing a file.
+ */
+export const REVOCATION_TYP = 'cst-revocations+jws';
+
+export const RevocationListSchema = z.strictObject({
+  v: z.literal(1),
+  iat: z.number().int(),
+  revoked: z.array(
+    z.strictObject({
+      jti: z.string(),
+      revoked_at: z.string(),
+      reason: z.string().max(500).optional(),
+    }),
+  ),
+});
+export type RevocationList = z.infer<typeof RevocationListSchema>;
+
+const EMPTY: RevocationList = { v: 1, iat: 0, revoked: [] };
+
+export async function signRevocationList(list: RevocationList, key: SigningKey): Promise<string> {
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(list)))
+    .setProtectedHeader({ alg: 'EdDSA', typ: REVOCATION_TYP, kid: key.kid })
+    .sign(key.privateKey);
+}
+
+export async function verifyRevocationList(jws: string, trust: TrustStore): Promise<RevocationList> {
+  try {
+    if (!isCanonicalCompactJws(jws.trim())) throw new Error('not canonical');
+    const header = decodeProtectedHeader(jws.trim());
+    if (header.alg !== 'EdDSA' || header.typ !== REVOCATION_TYP || typeof header.kid !== 'string') throw new Error('header');
+    const key = trust.get(header.kid, 'issuer');
+    if (!key) throw new Error('untrusted');
+    const { payload } = await compactVerify(jws.trim(), key.publicKey, { algorithms: ['EdDSA'] });
+    return RevocationListSchema.parse(JSON.parse(new TextDecoder().decode(payload)));
+  } catch {
+    throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list does not verify against the trusted issuer keys');
+  }
+}
+
+/** Add a revocation to the list in `file` (creating it) and re-sign it. Used by `claw-jira cst revoke`. */
+export async function revokeInFile(
+  file: string,
+  trust: TrustStore,
+  key: SigningKey,
+  jti: string,
+  reason?: string,
+  now: Date = new Date(),
+): Promise<RevocationList> {
+  let list = EMPTY;
+  try {
+    list = await verifyRevocationList(readFileSync(file, 'utf8'), trust);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (!list.revoked.some((entry) => entry.jti === jti)) {
+    list = {
+      v: 1,
+      iat: Math.floor(now.getTime() / 1000),
+      revoked: [...list.revoked, { jti, revoked_at: now.toISOString(), ...(reason ? { reason } : {}) }],
+    };
+  }
+  writeFileAtomic(file, `${await signRevocationList(list, key)}\n`);
+  return list;
+}
+
+/** A list signed before the newest one already verified is a replayed old list: refuse it. */
+function notRolledBack(list: RevocationList, newestIat: number | undefined): RevocationList {
+  if (newestIat !== undefined && list.iat < newestIat) {
+    throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list is older than one already verified (rolled back)');
+  }
+  return list;
+}
+
+export interface RevocationSource {
+  isRevoked(jti: string): Promise<boolean>;
+}
+
+/**
+ * Checked on every call: a `stat` per call, a re-read and re-verify only when the file changed. A missing
+ * file means nothing was revoked yet; a file that exists but does not verify refuses every token. Once a list
+ * was seen, a file that disappears or an older signed list put back in its place would un-revoke tokens, so
+ * both refuse every token too.
+ */
+export class FileRevocationSource implements RevocationSource {
+  #stamp = '';
+  #revoked = new Set<string>();
+  #newestIat: number | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly trust: TrustStore,
+  ) {}
+
+  async isRevoked(jti: string): Promise<boolean> {
+    let stamp: string;
+    try {
+      const st = statSync(this.file, { bigint: true });
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (this.#newestIat !== undefined) throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list disappeared');
+        this.#stamp = '';
+        this.#revoked = new Set();
+        return false;
+      }
+      throw new CstError('CST_REVOCATION_UNAVAILABLE', 'cannot read the revocation list');
+    }
+    if (stamp !== this.#stamp) {
+      let text: string;
+      try {
+        text = readFileSync(this.file, 'utf8');
+      } catch {
+        throw new CstError('CST_REVOCATION_UNAVAILABLE', 'cannot read the revocation list');
+      }
+      const list = notRolledBack(await verifyRevocationList(text, this.trust), this.#newestIat);
+      this.#revoked = new Set(list.revoked.map((entry) => entry.jti));
+      this.#newestIat = list.iat;
+      this.#stamp = stamp;
+    }
+    return this.#revoked.has(jti);
+  }
+}
+
+/**
+ * A list published at a URL. Re-fetched when older than `maxAgeMs`; if the host is unreachable the last good
+ * list is used for at most `staleMs`, then every token is refused (fail closed).
+ */
+export class UrlRevocationSource implements RevocationSource {
+  #fetchedAt = 0;
+  #revoked: Set<string> | undefined;
+  #newestIat: number | undefined;
+
+  constructor(
+    readonly url: string,
+    readonly trust: TrustStore,
+    readonly options: { maxAgeMs?: number; staleMs?: number; now?: () => number } = {},
+  ) {}
+
+  async isRevoked(jti: string): Promise<boolean> {
+    const now = (this.options.now ?? Date.now)();
+    if (this.#revoked === undefined || now - this.#fetchedAt > (this.options.maxAgeMs ?? 5_000)) {
+      try {
+        const text = await ky.get(this.url, { timeout: 5_000, retry: 0, redirect: 'error' }).text();
+        const list = notRolledBack(await verifyRevocationList(text, this.trust), this.#newestIat);
+        this.#revoked = new Set(list.revoked.map((entry) => entry.jti));
+        this.#newestIat = list.iat;
+        this.#fetchedAt = now;
+      } catch {
+        if (this.#revoked === undefined || now - this.#fetchedAt > (this.options.staleMs ?? 60_000)) {
+          throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list cannot be fetched');
+        }
+      }
+    }
+    return this.#revoked.has(jti);
+  }
+}

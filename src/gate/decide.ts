@@ -1,0 +1,194 @@
+import type { Scope } from '../cst/scope.js';
+import type { Operation } from '../wpc/operations.js';
+import type { Wpc } from '../wpc/schema.js';
+
+/**
+ * The policy decision: a pure function of (request, WPC, token scope). No I/O, no clock, no state, so the
+ * bundle verifier can re-run it months later on the recorded request and must get the recorded answer.
+ *
+ * Semantics, after Cedar: every applicable forbid is collected; any forbid denies (deny beats allow);
+ * otherwise every dimension of the request needs a permit, and anything not permitted is denied (default
+ * deny). Reasons are sorted, so the result never depends on the order of lists in the policy or the request.
+ */
+export interface DecisionRequest {
+  operation: Operation;
+  /** The project the call really touches, resolved from Jira (never parsed from an issue key). */
+  project?: string;
+  /** The issue type, resolved from Jira for existing issues; the requested one for creates. */
+  issueType?: string;
+  /** Field ids the call writes, through any path (fields, update operations, transition screens). */
+  fieldsWrite?: string[];
+  /** Field ids the call asks to read. */
+  fieldsRead?: string[];
+}
+
+export type Effect = 'allow' | 'deny';
+
+export interface Reason {
+  code: ReasonCode;
+  /** The rule that decided: a path into the WPC (or the CST scope) and the value it matched. */
+  rule: string;
+}
+
+export interface Decision {
+  effect: Effect;
+  reasons: Reason[];
+}
+
+export const DENY_CODES = [
+  'OPERATION_DENIED',
+  'OPERATION_NOT_ALLOWED',
+  'PROJECT_DENIED',
+  'PROJECT_NOT_ALLOWED',
+  'PROJECT_UNKNOWN',
+  'ISSUE_TYPE_NOT_ALLOWED',
+  'ISSUE_TYPE_UNKNOWN',
+  'FIELD_WRITE_DENIED',
+  'FIELD_WRITE_NOT_ALLOWED',
+  'FIELD_READ_DENIED',
+  'FIELD_READ_NOT_ALLOWED',
+  'SCOPE_OPERATION_NOT_GRANTED',
+  'SCOPE_PROJECT_NOT_GRANTED',
+  'SCOPE_ISSUE_TYPE_NOT_GRANTED',
+  'SCOPE_FIELD_NOT_GRANTED',
+] as const;
+export const ALLOW_CODES = [
+  'OPERATION_ALLOWED',
+  'PROJECT_ALLOWED',
+  'ISSUE_TYPE_ALLOWED',
+  'FIELD_WRITE_ALLOWED',
+  'FIELD_READ_ALLOWED',
+] as const;
+export type ReasonCode = (typeof DENY_CODES)[number] | (typeof ALLOW_CODES)[number];
+
+/** Operations whose target is a project (all but listing projects and searching, which are confined by JQL). */
+const UNSCOPED_OPERATIONS: readonly Operation[] = ['issue.search', 'project.read'];
+
+export function isProjectScoped(operation: Operation, request: DecisionRequest): boolean {
+  return !UNSCOPED_OPERATIONS.includes(operation) || request.project !== undefined;
+}
+
+export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decision {
+  const denies: Reason[] = [];
+  const permits: Reason[] = [];
+  const op = request.operation;
+
+  // Operation.
+  if (wpc.deny.operations.includes(op)) denies.push({ code: 'OPERATION_DENIED', rule: `deny.operations[${op}]` });
+  if (wpc.allow.operations.includes(op)) permits.push({ code: 'OPERATION_ALLOWED', rule: `allow.operations[${op}]` });
+  else denies.push({ code: 'OPERATION_NOT_ALLOWED', rule: 'allow.operations' });
+  if (scope && !scope.operations.includes(op)) {
+    denies.push({ code: 'SCOPE_OPERATION_NOT_GRANTED', rule: 'cst.scope.operations' });
+  }
+
+  // Project: a project-scoped operation with no resolved project is denied, never waved through.
+  if (isProjectScoped(op, request)) {
+    const project = request.project;
+    if (project === undefined) {
+      denies.push({ code: 'PROJECT_UNKNOWN', rule: 'allow.projects' });
+    } else {
+      if (wpc.deny.projects.includes(project)) denies.push({ code: 'PROJECT_DENIED', rule: `deny.projects[${project}]` });
+      if (wpc.allow.projects.includes(project)) {
+        permits.push({ code: 'PROJECT_ALLOWED', rule: `allow.projects[${project}]` });
+      } else {
+        denies.push({ code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects' });
+      }
+      if (scope && !scope.projects.includes(project)) {
+        denies.push({ code: 'SCOPE_PROJECT_NOT_GRANTED', rule: 'cst.scope.projects' });
+      }
+    }
+  }
+
+  // Issue type: only constrained when the policy or the token names issue types.
+  const typeRules = wpc.allow.issue_types;
+  if (typeRules !== undefined || scope?.issue_types !== undefined) {
+    const type = request.issueType;
+    if (type === undefined) {
+      if (isProjectScoped(op, request)) denies.push({ code: 'ISSUE_TYPE_UNKNOWN', rule: 'allow.issue_types' });
+    } else {
+      if (typeRules !== undefined) {
+        if (typeRules.includes(type)) permits.push({ code: 'ISSUE_TYPE_ALLOWED', rule: `allow.issue_types[${type}]` });
+        else denies.push({ code: 'ISSUE_TYPE_NOT_ALLOWED', rule: 'allow.issue_types' });
+      }
+      if (scope?.issue_types !== undefined && !scope.issue_types.includes(type)) {
+        denies.push({ code: 'SCOPE_ISSUE_TYPE_NOT_GRANTED', rule: 'cst.scope.issue_types' });
+      }
+    }
+  }
+
+  // Fields written, each on its own: one bad field denies the whole call.
+  for (const field of unique(request.fieldsWrite)) {
+    if (wpc.deny.fields_write_denylist.includes(field)) {
+      denies.push({ code: 'FIELD_WRITE_DENIED', rule: `deny.fields_write_denylist[${field}]` });
+    }
+    if (wpc.allow.fields_write_allowlist.includes(field)) {
+      permits.push({ code: 'FIELD_WRITE_ALLOWED', rule: `allow.fields_write_allowlist[${field}]` });
+    } else {
+      denies.push({ code: 'FIELD_WRITE_NOT_ALLOWED', rule: `allow.fields_write_allowlist(${field})` });
+    }
+    if (scope?.fields_write !== undefined && !scope.fields_write.includes(field)) {
+      denies.push({ code: 'SCOPE_FIELD_NOT_GRANTED', rule: `cst.scope.fields_write(${field})` });
+    }
+  }
+
+  // Fields read: absent allow.fields_read means every field but the read denylist.
+  for (const field of unique(request.fieldsRead)) {
+    if (!isFieldReadable(field, wpc)) {
+      denies.push(
+        wpc.deny.fields_read.includes(field)
+          ? { code: 'FIELD_READ_DENIED', rule: `deny.fields_read[${field}]` }
+          : { code: 'FIELD_READ_NOT_ALLOWED', rule: `allow.fields_read(${field})` },
+      );
+    } else if (wpc.allow.fields_read !== undefined) {
+      permits.push({ code: 'FIELD_READ_ALLOWED', rule: `allow.fields_read[${field}]` });
+    }
+  }
+
+  if (denies.length > 0) return { effect: 'deny', reasons: sortReasons(denies) };
+  return { effect: 'allow', reasons: sortReasons(permits) };
+}
+
+/** Whether the WPC lets the model see a field. Used to filter read results after Jira answers. */
+export function isFieldReadable(field: string, wpc: Wpc): boolean {
+  if (wpc.deny.fields_read.includes(field)) return false;
+  return wpc.allow.fields_read === undefined || wpc.allow.fields_read.includes(field);
+}
+
+/**
+ * Projects a call may touch: allowed by the WPC, not denied, and granted by the token. The gate confines JQL
+ * to exactly this set and filters results by it.
+ */
+export function effectiveProjects(wpc: Wpc, scope?: Scope): string[] {
+  return wpc.allow.projects
+    .filter((project) => !wpc.deny.projects.includes(project))
+    .filter((project) => scope === undefined || scope.projects.includes(project))
+    .sort();
+}
+
+/** Operations a call may perform: the tools listed to the model are exactly these. */
+export function effectiveOperations(wpc: Wpc, scope?: Scope): Operation[] {
+  return wpc.allow.operations
+    .filter((op) => !wpc.deny.operations.includes(op))
+    .filter((op) => scope === undefined || scope.operations.includes(op))
+    .sort();
+}
+
+function unique(values: readonly string[] | undefined): string[] {
+  return values === undefined ? [] : [...new Set(values)];
+}
+
+function sortReasons(reasons: Reason[]): Reason[] {
+  const seen = new Set<string>();
+  return reasons
+    .filter((reason) => {
+      const key = `${reason.code}\u0000${reason.rule}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => (a.code === b.code ? compare(a.rule, b.rule) : compare(a.code, b.code)));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

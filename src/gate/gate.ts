@@ -1,0 +1,546 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashOfJson } from '../util/canonical.js';
+import { ClawError, describeError, isClawError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
+import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
+import { loadSigningKey } from '../keys/store.js';
+import { TrustStore } from '../keys/trust.js';
+import { CstError } from '../cst/errors.js';
+import { ReplayStore } from '../cst/replay-store.js';
+import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
+import { CstVerifier, type VerifiedCst } from '../cst/verify.js';
+import { JiraClient } from '../jira/client.js';
+import { isJiraError } from '../jira/errors.js';
+import { ReceiptLog } from '../receipts/log.js';
+import type { DecisionStage, FieldChange, GateReason, JiraExchange, ReceiptContent } from '../receipts/types.js';
+import { ApprovalStore } from '../approvals/approvals.js';
+import { ALWAYS_APPROVAL, isWriteOperation, type Operation } from '../wpc/operations.js';
+import { WpcRegistry, registryBackend, addressHex, LocalRegistryBackend, type VerifiedWpc } from '../wpc/registry.js';
+import { WpcError } from '../wpc/errors.js';
+import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
+import { decide, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
+import { GateDenied, type Denial } from './denial.js';
+import { FieldCatalog } from './field-catalog.js';
+import { readKillSwitch } from './kill-switch.js';
+import { TokenReader } from './token-source.js';
+import type { Target, Tool, ToolContext } from './tool.js';
+
+export type ServerName = 'jira-read' | 'jira-write';
+
+export interface GateOptions {
+  server: ServerName;
+  config: ServerConfig;
+  problems: ConfigProblem[];
+  /** Injected by tests; built from the config otherwise. */
+  jira?: JiraClient;
+  now?: () => Date;
+}
+
+export type GateResult =
+  | { ok: true; data: unknown; receipt: string; decision_receipt: string; outcome: 'succeeded' }
+  | { ok: false; denial: Denial };
+
+/** Codes for the state a misconfigured server is in; each call repeats it so the user sees what to fix. */
+interface StartupProblem {
+  code: string;
+  message: string;
+}
+
+/**
+ * The one choke point. Every tool call of both servers passes through `call`, in this order:
+ * input → WPC still the one verified at start → CST (signature, claims, revocation, replay) → real target
+ * from Jira → policy decision → kill switch → approval → budget → durable decision receipt → Jira →
+ * read-back → durable outcome receipt. Any step that cannot complete refuses the call (fail closed).
+ */
+export class Gate {
+  readonly server: ServerName;
+  readonly problems: StartupProblem[] = [];
+  readonly #config: ServerConfig;
+  readonly #now: () => Date;
+  #trust: TrustStore | undefined;
+  #wpc: VerifiedWpc | undefined;
+  #wpcFile: { path: string; stamp: string } | undefined;
+  #wpcChanged = false;
+  #log: ReceiptLog | undefined;
+  #verifier: CstVerifier | undefined;
+  #tokens: TokenReader;
+  #jira: JiraClient | undefined;
+  #fields: FieldCatalog | undefined;
+  #budgets: BudgetLedger | undefined;
+  #approvals: ApprovalStore;
+  #killSwitchSeen = false;
+
+  private constructor(options: GateOptions) {
+    this.server = options.server;
+    this.#config = options.config;
+    this.#now = options.now ?? (() => new Date());
+    this.#tokens = new TokenReader(options.config.token);
+    this.#approvals = new ApprovalStore(options.config.home.approvalsDir);
+    for (const problem of options.problems) {
+      this.problems.push({ code: 'CONFIG_INVALID', message: `${problem.variable} ${problem.message}` });
+    }
+    this.#jira = options.jira;
+  }
+
+  /** Never throws: whatever fails is kept as a problem, and every call then refuses with it. */
+  static async open(options: GateOptions): Promise<Gate> {
+    const gate = new Gate(options);
+    await gate.#start();
+    return gate;
+  }
+
+  get ready(): boolean {
+    return this.problems.length === 0;
+  }
+
+  get wpc(): VerifiedWpc | undefined {
+    return this.#wpc;
+  }
+
+  get receiptFile(): string | undefined {
+    return this.#log?.file;
+  }
+
+  async #start(): Promise<void> {
+    const config = this.#config;
+    const attempt = async (step: string, fn: () => Promise<void> | void): Promise<void> => {
+      try {
+        await fn();
+      } catch (error) {
+        this.problems.push({ code: isClawError(error) ? error.code : `${step}_FAILED`, message: describeError(error) });
+      }
+    };
+    await attempt('TRUST', async () => {
+      this.#trust = await TrustStore.load(config.trustFile);
+    });
+    const receiptKey = await loadSigningKey(config.home, 'receipt').catch((error: unknown) => {
+      this.problems.push({ code: isClawError(error) ? error.code : 'KEY_UNREADABLE', message: describeError(error) });
+      return undefined;
+    });
+    if (this.#trust && config.wpcHash) {
+      await attempt('WPC', async () => {
+        const registry = new WpcRegistry(registryBackend(config.registry), this.#trust as TrustStore);
+        this.#wpc = await registry.get(config.wpcHash);
+        if (registry.backend instanceof LocalRegistryBackend) {
+          const path = join(registry.backend.location, `${addressHex(config.wpcHash)}.json`);
+          this.#wpcFile = { path, stamp: fileStamp(path) };
+        }
+      });
+    }
+    // The bundle and the receipt log come last but do not depend on the rest: a misconfigured server still
+    // leaves receipts of the calls it refused, when it can.
+    if (receiptKey && config.job) {
+      await attempt('BUNDLE', () => {
+        mkdirSync(config.bundleDir, { recursive: true });
+        this.#log = ReceiptLog.open({ bundleDir: config.bundleDir, job: config.job, server: this.server, key: receiptKey });
+        this.#populateBundle();
+      });
+    }
+    if (this.#trust && this.#wpc && config.job) {
+      const trust = this.#trust;
+      this.#verifier = new CstVerifier({
+        trust,
+        audience: config.audience,
+        job: config.job,
+        replay: new ReplayStore(config.home.replayDir),
+        revocation:
+          config.revocation.kind === 'url'
+            ? new UrlRevocationSource(config.revocation.url, trust)
+            : new FileRevocationSource(config.revocation.path, trust),
+        clockSkewSeconds: config.clockSkewSeconds,
+        now: this.#now,
+      });
+      this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
+    }
+    if (!this.#jira && config.jira) {
+      await attempt('JIRA', () => {
+        const jira = config.jira;
+        if (jira) this.#jira = new JiraClient({ baseUrl: jira.baseUrl, auth: jira.auth, timeoutMs: jira.timeoutMs, maxResponseBytes: jira.maxResponseBytes });
+      });
+    }
+    if (this.#jira) this.#fields = new FieldCatalog(this.#jira);
+    this.#event({
+      type: 'server.start',
+      server: this.server,
+      ready: this.ready,
+      problems: this.problems.map((problem) => problem.code),
+      pid: process.pid,
+    });
+  }
+
+  /** The bundle holds what a verifier needs besides the receipts: the WPC in force and the public keys. */
+  #populateBundle(): void {
+    const dir = this.#config.bundleDir;
+    if (this.#wpc) {
+      const hex = addressHex(this.#wpc.hash);
+      mkdirSync(join(dir, 'wpc'), { recursive: true });
+      if (!existsSync(join(dir, 'wpc', `${hex}.json`))) writeFileAtomic(join(dir, 'wpc', `${hex}.json`), this.#wpc.bytes);
+      if (!existsSync(join(dir, 'wpc', `${hex}.sig`))) writeFileAtomic(join(dir, 'wpc', `${hex}.sig`), `${this.#wpc.signature}\n`);
+    }
+    if (this.#trust) {
+      mkdirSync(join(dir, 'keys'), { recursive: true });
+      writeFileAtomic(join(dir, 'keys', 'trust.json'), `${JSON.stringify(this.#trust.toFile(), null, 2)}\n`);
+    }
+  }
+
+  /** Operations the current token and WPC permit: the server lists exactly the tools for these. */
+  async permittedOperations(): Promise<Operation[]> {
+    if (!this.ready || !this.#wpc || this.#wpcChanged || this.#checkWpcUnchanged() !== undefined) return [];
+    try {
+      const cst = await this.#verifyToken();
+      return effectiveOperations(this.#wpc.policy, cst?.claims.scope);
+    } catch {
+      return [];
+    }
+  }
+
+  async call(tool: Tool, rawArgs: unknown): Promise<GateResult> {
+    const argsHash = hashOfJson(rawArgs ?? {});
+    const base: ReceiptContent = {
+      kind: 'decision',
+      time: this.#now().toISOString(),
+      tool: tool.name,
+      operation: tool.operation,
+      args_hash: argsHash,
+      ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}),
+    };
+    let cst: VerifiedCst | undefined;
+    const exchanges: JiraExchange[] = [];
+    try {
+      const first = this.problems[0];
+      if (first) throw new GateDenied(first.code, 'config', `this server is not configured correctly: ${first.message}`);
+      const wpc = this.#wpc as VerifiedWpc;
+      const changed = this.#checkWpcUnchanged();
+      if (changed) throw new GateDenied(changed.code, 'wpc', changed.message);
+
+      const parsed = tool.parse(rawArgs ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'arguments';
+        throw new GateDenied('INPUT_INVALID', 'config', `invalid arguments: ${where}: ${issue?.message ?? 'rejected'}`);
+      }
+      const args = parsed.data;
+
+      try {
+        cst = await this.#verifyToken();
+      } catch (error) {
+        if (error instanceof CstError) throw new GateDenied(error.code, 'cst', error.message);
+        throw error;
+      }
+      if (cst) base.cst = { jti: cst.claims.jti, token_hash: cst.tokenHash, sub: cst.claims.sub, exp: cst.claims.exp };
+      const scope = cst?.claims.scope;
+      if (scope) base.scope = scope;
+
+      const ctx = this.#context(wpc, scope, exchanges);
+      let target: Target;
+      try {
+        target = await tool.resolve(args, ctx);
+      } catch (error) {
+        throw targetDenial(error);
+      }
+      base.issue_keys = target.issueKeys;
+      const request: DecisionRequest = {
+        operation: tool.operation,
+        ...(target.project !== undefined ? { project: target.project } : {}),
+        ...(target.issueType !== undefined ? { issueType: target.issueType } : {}),
+        ...(target.fieldsWrite !== undefined ? { fieldsWrite: [...new Set(target.fieldsWrite)].sort() } : {}),
+        ...(target.fieldsRead !== undefined ? { fieldsRead: [...new Set(target.fieldsRead)].sort() } : {}),
+      };
+      base.request = request;
+      const decision = decide(request, wpc.policy, scope);
+      base.policy_decision = decision;
+      if (decision.effect === 'deny') {
+        const code = decision.reasons[0]?.code ?? 'DENIED';
+        throw new GateDenied(code, 'policy', `the policy in force does not allow this call (${code})`, decision.reasons);
+      }
+
+      const write = isWriteOperation(tool.operation);
+      if (write) this.#checkKillSwitch();
+      if (write) await this.#checkApproval(tool, args, argsHash, wpc, target, base);
+      if (write) base.budget = await this.#spendBudget(tool.operation, wpc);
+
+      const decisionReceipt = this.#append({
+        ...base,
+        decision: { effect: 'allow', stage: 'allowed', reasons: decision.reasons },
+        jira: [...exchanges],
+      });
+
+      // From here the call is allowed and receipted; what Jira does is an outcome, never a denial.
+      const mark = exchanges.length;
+      try {
+        const run = await tool.run(args, target, ctx);
+        const applied = run.applied !== false;
+        const outcome = this.#append({
+          kind: 'outcome',
+          time: this.#now().toISOString(),
+          tool: tool.name,
+          operation: tool.operation,
+          args_hash: argsHash,
+          decision_ref: decisionReceipt,
+          wpc_hash: wpc.hash,
+          jira: exchanges.slice(mark),
+          issue_keys: [...new Set([...target.issueKeys, ...(run.issueKeys ?? [])])],
+          ...(run.changes ? { changes: run.changes } : {}),
+          outcome: applied
+            ? { status: 'succeeded' }
+            : { status: 'not_applied', code: 'WRITE_NOT_APPLIED', message: 'Jira accepted the write but the read-back shows no change' },
+        });
+        if (!applied) {
+          return {
+            ok: false,
+            denial: {
+              code: 'WRITE_NOT_APPLIED',
+              stage: 'allowed',
+              message: 'Jira accepted the write, but reading the issue back shows the change did not take; nothing was changed',
+              reasons: [{ code: 'WRITE_NOT_APPLIED', rule: 'read-back' }],
+              receipt: outcome,
+            },
+          };
+        }
+        return { ok: true, data: run.data, receipt: outcome, decision_receipt: decisionReceipt, outcome: 'succeeded' };
+      } catch (error) {
+        return { ok: false, denial: this.#failedOutcome(tool, argsHash, decisionReceipt, wpc, exchanges.slice(mark), target, error) };
+      }
+    } catch (error) {
+      return { ok: false, denial: this.#deny(base, exchanges, error) };
+    }
+  }
+
+  #context(wpc: VerifiedWpc, scope: ToolContext['scope'], exchanges: JiraExchange[]): ToolContext {
+    const jira = this.#jira as JiraClient;
+    const call: ToolContext['call'] = async (pending) => {
+      try {
+        const { data, request } = await pending;
+        exchanges.push(exchange(request));
+        return data;
+      } catch (error) {
+        if (isJiraError(error) && error.request) exchanges.push(exchange(error.request));
+        throw error;
+      }
+    };
+    return {
+      jira,
+      wpc: wpc.policy,
+      scope,
+      fields: this.#fields as FieldCatalog,
+      projects: effectiveProjects(wpc.policy, scope),
+      call,
+      exchanges,
+    };
+  }
+
+  async #verifyToken(): Promise<VerifiedCst | undefined> {
+    const wpc = this.#wpc as VerifiedWpc;
+    const token = this.#tokens.current();
+    if (token === undefined) {
+      if (wpc.policy.runtime.require_cst) throw new CstError('CST_MISSING', 'no token: set CLAW_CST_FILE (or CLAW_CST) for this server');
+      return undefined;
+    }
+    return (this.#verifier as CstVerifier).verify(token, wpc);
+  }
+
+  /**
+   * A WPC is verified once, at start. If its registry file then changes, the change is refused, not
+   * reloaded: the server refuses every call until it is restarted on a WPC named by hash.
+   */
+  #checkWpcUnchanged(): { code: string; message: string } | undefined {
+    if (this.#wpcChanged) return { code: 'WPC_CHANGED', message: 'the WPC file changed after start; restart the server on a signed WPC' };
+    if (!this.#wpcFile || !this.#wpc) return undefined;
+    const stamp = fileStamp(this.#wpcFile.path);
+    if (stamp === this.#wpcFile.stamp) return undefined;
+    let same = false;
+    try {
+      same = Buffer.compare(readFileSync(this.#wpcFile.path), Buffer.from(this.#wpc.bytes)) === 0;
+    } catch {
+      same = false;
+    }
+    if (same) {
+      this.#wpcFile.stamp = stamp;
+      return undefined;
+    }
+    this.#wpcChanged = true;
+    this.#event({ type: 'wpc.changed', wpc_hash: this.#wpc.hash });
+    return { code: 'WPC_CHANGED', message: 'the WPC file changed after start; restart the server on a signed WPC' };
+  }
+
+  #checkKillSwitch(): void {
+    const state = readKillSwitch(this.#config.home.killSwitchFile);
+    if (state) {
+      if (!this.#killSwitchSeen) this.#event({ type: 'writes.disabled.observed', disabled_at: state.disabled_at, by: state.by });
+      this.#killSwitchSeen = true;
+      throw new GateDenied('WRITES_DISABLED', 'kill_switch', `writes are disabled (since ${state.disabled_at}${state.reason ? `: ${state.reason}` : ''})`, [
+        { code: 'WRITES_DISABLED', rule: 'kill_switch' },
+      ]);
+    }
+    if (this.#killSwitchSeen) this.#event({ type: 'writes.enabled.observed' });
+    this.#killSwitchSeen = false;
+  }
+
+  async #checkApproval(tool: Tool, args: unknown, argsHash: string, wpc: VerifiedWpc, target: Target, base: ReceiptContent): Promise<void> {
+    const needs = ALWAYS_APPROVAL.includes(tool.operation) || (wpc.policy.approval?.operations ?? []).includes(tool.operation);
+    if (!needs) return;
+    const call = { job: this.#config.job, tool: tool.name, args_hash: argsHash, wpc_hash: wpc.hash };
+    const trust = this.#trust as TrustStore;
+    let approved;
+    try {
+      approved = await this.#approvals.consume(call, trust, this.#now());
+    } catch (error) {
+      throw new GateDenied(isClawError(error) ? error.code : 'APPROVAL_INVALID', 'approval', describeError(error));
+    }
+    if (approved) {
+      base.approval = { request_id: approved.request.request_id, approval_id: approved.claims.request_id };
+      this.#bundleApproval(approved.request.request_id, { request: approved.request, approval: approved.approvalJws, used_at: approved.usedAt });
+      return;
+    }
+    const request = this.#approvals.fileRequest({
+      job: this.#config.job,
+      server: this.server,
+      tool: tool.name,
+      operation: tool.operation,
+      args_hash: argsHash,
+      args,
+      target: { ...(target.project ? { project: target.project } : {}), issue_keys: target.issueKeys },
+      wpc_hash: wpc.hash,
+    }, this.#now());
+    this.#bundleApproval(request.request_id, { request });
+    base.approval = { request_id: request.request_id };
+    throw new GateDenied(
+      'APPROVAL_REQUIRED',
+      'approval',
+      `this call needs a human approval: ask a person to run 'claw-jira approve ${request.request_id}', then repeat the identical call`,
+      [{ code: 'APPROVAL_REQUIRED', rule: ALWAYS_APPROVAL.includes(tool.operation) ? `always(${tool.operation})` : `approval.operations[${tool.operation}]` }],
+      { approval_request_id: request.request_id },
+    );
+  }
+
+  #bundleApproval(requestId: string, record: unknown): void {
+    try {
+      writeFileAtomic(join(this.#config.bundleDir, 'approvals', `${requestId}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    } catch {
+      throw new GateDenied('RECEIPT_WRITE_FAILED', 'approval', 'cannot record the approval in the proof bundle');
+    }
+  }
+
+  async #spendBudget(operation: Operation, wpc: VerifiedWpc): Promise<BudgetUsage> {
+    try {
+      return await (this.#budgets as BudgetLedger).spend(operation, wpc.policy);
+    } catch (error) {
+      if (error instanceof BudgetExceeded) {
+        throw new GateDenied('BUDGET_EXCEEDED', 'budget', error.message, [{ code: 'BUDGET_EXCEEDED', rule: `budgets.${error.budget}` }]);
+      }
+      throw new GateDenied(isClawError(error) ? error.code : 'BUDGET_UNAVAILABLE', 'budget', describeError(error));
+    }
+  }
+
+  #append(content: ReceiptContent): string {
+    if (!this.#log) throw new GateDenied('RECEIPT_WRITE_FAILED', 'config', 'no receipt log: the proof bundle folder is not writable');
+    try {
+      return this.#log.append(content).hash;
+    } catch (error) {
+      throw new GateDenied(isClawError(error) ? error.code : 'RECEIPT_WRITE_FAILED', 'config', describeError(error));
+    }
+  }
+
+  #event(event: { type: string; [key: string]: unknown }): void {
+    if (!this.#log) return;
+    try {
+      this.#log.append({ kind: 'event', time: this.#now().toISOString(), event, ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}) });
+    } catch {
+      // Events are informative; the next decision receipt will fail and refuse the call.
+    }
+  }
+
+  /** Turn any refusal into a denial with a receipt. Unexpected errors are refused too, never thrown to the client. */
+  #deny(base: ReceiptContent, exchanges: JiraExchange[], error: unknown): Denial {
+    const denied =
+      error instanceof GateDenied
+        ? error
+        : new GateDenied(isClawError(error) ? error.code : 'INTERNAL_ERROR', 'config', isClawError(error) ? error.message : 'internal error');
+    if (!(error instanceof GateDenied) && !isClawError(error)) {
+      process.stderr.write(`claw-jira: unexpected error in gate: ${describeError(error)}\n`);
+    }
+    const denial: Denial = {
+      code: denied.code,
+      stage: denied.stage,
+      message: denied.message,
+      reasons: denied.reasons,
+      ...denied.extra,
+    };
+    if (this.#log && denied.code !== 'RECEIPT_WRITE_FAILED' && denied.code !== 'RECEIPT_LOG_CLOSED') {
+      try {
+        denial.receipt = this.#log.append({
+          ...base,
+          time: this.#now().toISOString(),
+          decision: { effect: 'deny', stage: denied.stage, reasons: denied.reasons },
+          ...(exchanges.length > 0 ? { jira: exchanges } : {}),
+        }).hash;
+      } catch {
+        // No durable receipt: the call is refused all the same.
+      }
+    }
+    return denial;
+  }
+
+  #failedOutcome(tool: Tool, argsHash: string, decisionReceipt: string, wpc: VerifiedWpc, jira: JiraExchange[], target: Target, error: unknown): Denial {
+    const code = isClawError(error) ? error.code : 'INTERNAL_ERROR';
+    const inDoubt = isJiraError(error) ? error.inDoubt : false;
+    const message = isClawError(error) ? error.message : 'internal error while calling Jira';
+    let receipt: string | undefined;
+    try {
+      receipt = this.#append({
+        kind: 'outcome',
+        time: this.#now().toISOString(),
+        tool: tool.name,
+        operation: tool.operation,
+        args_hash: argsHash,
+        decision_ref: decisionReceipt,
+        wpc_hash: wpc.hash,
+        jira,
+        issue_keys: target.issueKeys,
+        outcome: { status: 'failed', code, message: inDoubt ? `${message} (the write may or may not have been applied)` : message },
+      });
+    } catch {
+      receipt = undefined;
+    }
+    return {
+      code,
+      stage: 'allowed',
+      message: `the call was allowed but Jira refused or failed it: ${message}`,
+      reasons: [{ code, rule: 'jira' }],
+      ...(receipt ? { receipt } : {}),
+    };
+  }
+
+  close(): void {
+    this.#event({ type: 'server.stop', server: this.server });
+    this.#log?.close();
+  }
+}
+
+function exchange(request: { method: string; path: string; status: number | undefined; attempts: number }): JiraExchange {
+  return { method: request.method, path: request.path, status: request.status ?? null, attempts: request.attempts };
+}
+
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+/** Target resolution failed: the call is refused before any decision, with Jira's own reason. */
+function targetDenial(error: unknown): GateDenied {
+  if (error instanceof GateDenied) return error;
+  if (isJiraError(error)) {
+    const code = error.code === 'JIRA_NOT_FOUND' ? 'TARGET_NOT_FOUND' : error.code;
+    return new GateDenied(code, 'target', `cannot resolve the target in Jira: ${error.message}`);
+  }
+  if (error instanceof ClawError) return new GateDenied(error.code, 'target', error.message);
+  if (error instanceof WpcError) return new GateDenied(error.code, 'wpc', error.message);
+  return new GateDenied('TARGET_UNRESOLVED', 'target', 'cannot resolve the target of this call');
+}
+
+export type { FieldChange, DecisionStage, GateReason };

@@ -1,0 +1,88 @@
+import { GateDenied } from './denial.js';
+
+/**
+ * Confine user JQL to the projects a call may see: `(<where>) AND project in (...) ORDER BY <order>`.
+ *
+ * The user's clause is parenthesised whole, so `OR` inside it cannot reach past our `AND`. That only holds if
+ * the clause cannot close our parenthesis itself, so quotes and parentheses are tokenised (JQL strings use
+ * '…' or "…" with backslash escapes) and unbalanced input is refused. ORDER BY is split off at top level,
+ * outside any string, and re-validated as a plain list of fields and directions. Jira results are filtered
+ * by project again afterwards: this is one of two locks, not the only one.
+ */
+const MAX_JQL = 4000;
+
+export interface ConfinedJql {
+  jql: string;
+  where: string;
+  orderBy: string | undefined;
+}
+
+export function confineJql(userJql: string, projects: readonly string[]): ConfinedJql {
+  if (projects.length === 0) {
+    throw new GateDenied('PROJECT_NOT_ALLOWED', 'policy', 'no project is readable under the policy and token in force', [
+      { code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects' },
+    ]);
+  }
+  if (userJql.length > MAX_JQL) throw invalid(`JQL longer than ${MAX_JQL} characters`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(userJql)) throw invalid('JQL contains control characters');
+  const { where, orderBy } = splitOrderBy(userJql);
+  const list = projects.map((key) => `"${key}"`).join(', ');
+  const scope = `project in (${list})`;
+  const confined = where.trim() === '' ? scope : `(${where.trim()}) AND ${scope}`;
+  return { jql: orderBy ? `${confined} ORDER BY ${orderBy}` : confined, where: where.trim(), orderBy };
+}
+
+function invalid(message: string): GateDenied {
+  return new GateDenied('JQL_INVALID', 'target', `invalid JQL: ${message}`, [{ code: 'JQL_INVALID', rule: 'jql' }]);
+}
+
+/** Walk the JQL once, tracking strings and depth; find a top-level ORDER BY. */
+function splitOrderBy(jql: string): { where: string; orderBy: string | undefined } {
+  let depth = 0;
+  let quote: string | undefined;
+  let orderAt = -1;
+  for (let i = 0; i < jql.length; i++) {
+    const ch = jql[i] as string;
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = undefined;
+      continue;
+    }
+    if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === '(') depth++;
+    else if (ch === ')') {
+      depth--;
+      if (depth < 0) throw invalid('a closing parenthesis has no opening one');
+    } else if (depth === 0 && orderAt < 0 && /order/i.test(jql.slice(i, i + 5)) && isWordStart(jql, i)) {
+      const rest = /^order\s+by\b/i.exec(jql.slice(i));
+      if (rest) {
+        orderAt = i;
+        break;
+      }
+    }
+  }
+  if (quote) throw invalid('a quoted string is not closed');
+  if (orderAt < 0) {
+    if (depth !== 0) throw invalid('parentheses are not balanced');
+    return { where: jql, orderBy: undefined };
+  }
+  if (depth !== 0) throw invalid('parentheses are not balanced');
+  const orderBy = jql.slice(orderAt).replace(/^order\s+by\s+/i, '').trim();
+  validateOrderBy(orderBy);
+  return { where: jql.slice(0, orderAt), orderBy };
+}
+
+function isWordStart(text: string, index: number): boolean {
+  return index === 0 || /[\s)]/.test(text[index - 1] as string);
+}
+
+const ORDER_TERM = /^\s*(?:[A-Za-z][A-Za-z0-9_.]*|cf\[\d+\]|"[^"\\]{1,100}")(?:\s+(?:ASC|DESC))?\s*$/i;
+
+/** ORDER BY takes fields and directions only: no clause, no function, no second query. */
+function validateOrderBy(orderBy: string): void {
+  if (orderBy === '') throw invalid('ORDER BY names no field');
+  for (const term of orderBy.split(',')) {
+    if (!ORDER_TERM.test(term)) throw invalid(`ORDER BY term '${term.trim().slice(0, 60)}' is not a field with an optional ASC or DESC`);
+  }
+}

@@ -1,0 +1,37 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { TokenSource } from '../config/server-config.js';
+import { CstError } from '../cst/errors.js';
+
+/**
+ * The CST reaches the server from the runtime, never from the model: an environment variable, or a file the
+ * runtime rotates. The file is re-read whenever it changes, so a fresh token takes effect at the next call.
+ */
+export class TokenReader {
+  #stamp = '';
+  #token: string | undefined;
+
+  constructor(readonly source: TokenSource) {}
+
+  /** The current token, or undefined when none is configured. Throws CST_MISSING for an unreadable file. */
+  current(): string | undefined {
+    const source = this.source;
+    if (source.kind === 'none') return undefined;
+    if (source.kind === 'env') return source.token;
+    let stamp: string;
+    try {
+      const st = statSync(source.path, { bigint: true });
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch {
+      throw new CstError('CST_MISSING', 'the token file named by CLAW_CST_FILE cannot be read');
+    }
+    if (stamp !== this.#stamp) {
+      try {
+        this.#token = readFileSync(source.path, 'utf8').trim();
+      } catch {
+        throw new CstError('CST_MISSING', 'the token file named by CLAW_CST_FILE cannot be read');
+      }
+      this.#stamp = stamp;
+    }
+    return this.#token === '' ? undefined : this.#token;
+  }
+}

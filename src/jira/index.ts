@@ -1,0 +1,11 @@
+export { JiraClient, type JiraClientOptions, type OffsetPagingOptions } from './client.js';
+export { loadJiraConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, type JiraConfig } from './config.js';
+export { authorizationHeader, type JiraAuth } from './auth.js';
+export { cloudBaseUrl, normalizeBaseUrl } from './base-url.js';
+export { Secret } from './secret.js';
+export { JiraError, JiraHttpError, codeForStatus, isJiraError, type JiraErrorCode, type JiraExchange } from './errors.js';
+export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export { DEFAULT_MAX_PAGES, type PageLoopOptions } from './paging.js';
+export type { FetchLike, JiraResponse } from './transport.js';
+export type * from './types.js';
+export { adfToMarkdown, markdownToAdf, normalizeAdf, safeHref, type AdfDoc, type AdfMark, type AdfNode } from './adf/index.js';

@@ -1,0 +1,10 @@
+/**
+ * Four keys with four jobs, so that stealing one does not give the others' powers: the policy signer cannot
+ * mint tokens, the token issuer cannot approve, the receipt signer (held by the servers) can only attest.
+ */
+export const KEY_ROLES = ['policy', 'issuer', 'receipt', 'approver'] as const;
+export type KeyRole = (typeof KEY_ROLES)[number];
+
+export function isKeyRole(value: string): value is KeyRole {
+  return (KEY_ROLES as readonly string[]).includes(value);
+}

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ClawError } from '../util/errors.js';
+import { KEY_ROLES, type KeyRole } from './roles.js';
+import { PublicJwkSchema, verifyingKeyFromJwk, type PublicJwk, type VerifyingKey } from './ed25519.js';
+
+export const TrustFileSchema = z.strictObject({
+  version: z.literal(1),
+  keys: z.array(
+    z.strictObject({
+      role: z.enum(KEY_ROLES),
+      kid: z.string(),
+      jwk: PublicJwkSchema,
+      created_at: z.string().optional(),
+    }),
+  ),
+});
+export type TrustFile = z.infer<typeof TrustFileSchema>;
+
+export interface TrustedKey extends VerifyingKey {
+  readonly role: KeyRole;
+}
+
+/**
+ * The public keys a verifier accepts, each bound to one role. A key trusted for one role is never accepted
+ * for another: a receipt key cannot sign a policy.
+ */
+export class TrustStore {
+  readonly #byKid = new Map<string, TrustedKey>();
+
+  private constructor(keys: TrustedKey[]) {
+    for (const key of keys) this.#byKid.set(key.kid, key);
+  }
+
+  static async fromFile(file: TrustFile): Promise<TrustStore> {
+    const keys: TrustedKey[] = [];
+    for (const entry of file.keys) {
+      const key = await verifyingKeyFromJwk(entry.jwk);
+      if (key.kid !== entry.kid) {
+        throw new ClawError('TRUST_INVALID', `trust entry ${entry.kid} does not match its key's thumbprint`);
+      }
+      keys.push({ ...key, role: entry.role });
+    }
+    return new TrustStore(keys);
+  }
+
+  static async load(path: string): Promise<TrustStore> {
+    let raw: string;
+    try {
+      raw = readFileSync(path, 'utf8');
+    } catch {
+      throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new ClawError('TRUST_INVALID', `trust file ${path} is not JSON`);
+    }
+    const parsed = TrustFileSchema.safeParse(json);
+    if (!parsed.success) throw new ClawError('TRUST_INVALID', `trust file ${path} is not a claw-jira trust file`);
+    return TrustStore.fromFile(parsed.data);
+  }
+
+  /** The key with this id, only if it is trusted for this role. */
+  get(kid: string, role: KeyRole): TrustedKey | undefined {
+    const key = this.#byKid.get(kid);
+    return key && key.role === role ? key : undefined;
+  }
+
+  list(role?: KeyRole): TrustedKey[] {
+    return [...this.#byKid.values()].filter((key) => role === undefined || key.role === role);
+  }
+
+  toFile(): TrustFile {
+    return {
+      version: 1,
+      keys: this.list().map((key) => ({ role: key.role, kid: key.kid, jwk: key.publicJwk as PublicJwk })),
+    };
+  }
+}

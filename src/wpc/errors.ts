@@ -1,0 +1,19 @@
+import { ClawError } from '../util/errors.js';
+
+export type WpcErrorCode =
+  | 'WPC_NOT_FOUND'
+  | 'WPC_UNREADABLE'
+  | 'WPC_INVALID'
+  | 'WPC_NOT_CANONICAL'
+  | 'WPC_HASH_MISMATCH'
+  | 'WPC_SIGNATURE_INVALID'
+  | 'WPC_UNTRUSTED_SIGNER'
+  | 'WPC_CHANGED';
+
+export class WpcError extends ClawError {
+  declare readonly code: WpcErrorCode;
+  constructor(code: WpcErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, message, details);
+    this.name = 'WpcError';
+  }
+}
