@@ -65,7 +65,7 @@ export async function benchBundleVerify(options: BenchBundleOptions = {}): Promi
   }
 }
 
-interface Synthetic {
+export interface Synthetic {
   dir: string;
   trust: TrustStore;
   bytes: number;
@@ -74,7 +74,7 @@ interface Synthetic {
 }
 
 /** Realistic receipts: read decisions and outcomes, write decisions with policy re-evaluation, changes, events. */
-async function buildSyntheticBundle(root: string, total: number): Promise<Synthetic> {
+export async function buildSyntheticBundle(root: string, total: number): Promise<Synthetic> {
   const started = performance.now();
   const home = clawHome(join(root, 'home'));
   await initKeys(home);

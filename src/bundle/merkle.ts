@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * RFC 9162 (Certificate Transparency v2) Merkle Tree Hash over the receipts of a bundle:
@@ -14,6 +14,17 @@ const NODE = Uint8Array.of(1);
 
 export function leafHash(line: Uint8Array | string): Uint8Array {
   return createHash('sha256').update(LEAF).update(line).digest();
+}
+
+/**
+ * The leaf hash and the plain line hash (what the next receipt's `prev` names) of one line, with one copy into a
+ * caller-owned scratch buffer and two one-shot hashes: the per-receipt hashing of `bundle verify`.
+ */
+export function lineHashes(line: Uint8Array, scratch: Buffer): { leaf: Buffer; hex: string } {
+  const buf = scratch.length > line.length ? scratch : Buffer.alloc(line.length + 1);
+  buf[0] = 0;
+  buf.set(line, 1);
+  return { leaf: hash('sha256', buf.subarray(0, line.length + 1), 'buffer'), hex: hash('sha256', buf.subarray(1, line.length + 1), 'hex') };
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {

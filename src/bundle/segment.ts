@@ -1,13 +1,12 @@
-import { createHash, createPublicKey } from 'node:crypto';
-import { verify } from 'node:crypto';
-import { decide } from '../gate/decide.js';
+import { createPublicKey, verify } from 'node:crypto';
+import { decide, type Decision } from '../gate/decide.js';
 import type { VerifyingKey } from '../keys/ed25519.js';
 import type { TrustFile } from '../keys/trust.js';
 import { verifyReceiptSignature } from '../receipts/sign.js';
 import type { Receipt } from '../receipts/types.js';
 import { wpcDocumentFromBytes } from '../wpc/document.js';
 import type { Wpc } from '../wpc/schema.js';
-import { leafHash } from './merkle.js';
+import { lineHashes } from './merkle.js';
 
 /**
  * The per-line work of `bundle verify`, as a pure function over a run of whole lines of one receipt file, so
@@ -73,6 +72,8 @@ export interface SegmentInit {
 export interface SegmentContext {
   keys: Map<string, VerifyingKey>;
   wpcs: Map<string, Wpc>;
+  /** Reused for every line: hashing and signature input without an allocation per receipt. */
+  scratch: { hash: Buffer; body: Buffer };
 }
 
 export function segmentContext(init: SegmentInit): SegmentContext {
@@ -90,11 +91,13 @@ export function segmentContext(init: SegmentInit): SegmentContext {
       // The WPC step reports it; decisions under it are reported as unverifiable.
     }
   }
-  return { keys, wpcs };
+  return { keys, wpcs, scratch: { hash: Buffer.alloc(64 * 1024), body: Buffer.alloc(64 * 1024) } };
 }
 
 const NEWLINE = 0x0a;
-const COMMA = 0x2c;
+const QUOTE = 0x22;
+/** The top-level `sig` member of a canonical receipt line: never the first member, so always after a comma. */
+const SIG_MEMBER = Buffer.from(',"sig":"', 'latin1');
 
 export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentResult {
   const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
@@ -116,8 +119,9 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
     const lineBytes = buf.subarray(pos, end);
     pos = end + 1;
     const line = task.startLine + i;
-    leaves.set(leafHash(lineBytes), i * 32);
-    const hash = `sha256:${createHash('sha256').update(lineBytes).digest('hex')}`;
+    const hashes = lineHashes(lineBytes, ctx.scratch.hash);
+    leaves.set(hashes.leaf, i * 32);
+    const hash = `sha256:${hashes.hex}`;
     const expectedPrev = prevHash;
     prevHash = hash;
     let receipt: Receipt;
@@ -139,7 +143,7 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
     if (!key) {
       clean = false;
       problems.push({ step: 'signatures', code: 'RECEIPT_UNKNOWN_KEY', line, message: `signed by key ${String(receipt.kid)}, not a trusted receipt key` });
-    } else if (!fastVerify(lineBytes, receipt, key)) {
+    } else if (!fastVerify(lineBytes, receipt, key, ctx.scratch.body)) {
       // Either the line was changed, or it is not canonical (then the reference names it): decide exactly.
       clean = false;
       if (!verifyReceiptSignature(receipt, key)) {
@@ -186,26 +190,26 @@ function countLines(buf: Buffer): number {
  * parsed receipt (which costs more than the rest of the line's work). Sound: signers only sign canonical bodies
  * without a top-level `sig`, so if the cut bytes verify they are that canonical body; the `sig` member sits
  * where canonical order puts it (checked on the key order), so the whole line is canonical too. Any doubt
- * (the pattern twice, odd escaping) returns false and the caller decides exactly.
+ * (a nested `sig`, odd escaping) returns false and the caller decides exactly.
  */
-function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey): boolean {
-  const needle = Buffer.from(`"sig":"${receipt.sig}"`, 'utf8');
-  const at = lineBytes.indexOf(needle);
-  if (at === -1 || lineBytes.indexOf(needle, at + 1) !== -1) return false;
-  const after = at + needle.length;
-  let body: Buffer;
-  if (lineBytes[at - 1] === COMMA) body = Buffer.concat([lineBytes.subarray(0, at - 1), lineBytes.subarray(after)]);
-  else if (lineBytes[after] === COMMA) body = Buffer.concat([lineBytes.subarray(0, at), lineBytes.subarray(after + 1)]);
-  else return false;
+function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey, scratch: Buffer): boolean {
+  const at = lineBytes.indexOf(SIG_MEMBER);
+  if (at === -1) return false;
+  const value = at + SIG_MEMBER.length;
+  const after = value + receipt.sig.length + 1;
+  // The first `,"sig":"` may be a nested member: then the cut bytes do not verify and the caller decides exactly.
+  if (lineBytes.toString('latin1', value, after - 1) !== receipt.sig || lineBytes[after - 1] !== QUOTE) return false;
   const keys = Object.keys(receipt);
   const i = keys.indexOf('sig');
   const before = keys[i - 1];
   const next = keys[i + 1];
   if ((before !== undefined && !(before < 'sig')) || (next !== undefined && !(next > 'sig'))) return false;
-  let signature: Buffer;
+  const length = lineBytes.length - (after - at);
+  const body = scratch.length >= length ? scratch.subarray(0, length) : Buffer.alloc(length);
+  body.set(lineBytes.subarray(0, at), 0);
+  body.set(lineBytes.subarray(after), at);
   try {
-    signature = Buffer.from(receipt.sig, 'base64url');
-    return verify(null, body, key.publicKey, signature);
+    return verify(null, body, key.publicKey, Buffer.from(receipt.sig, 'base64url'));
   } catch {
     return false;
   }
@@ -245,14 +249,14 @@ function checkDecision(receipt: Receipt, line: number, ctx: SegmentContext, prob
     });
     return;
   }
-  let again: unknown;
+  let again: Decision;
   try {
     again = decide(receipt.request, wpc, receipt.scope);
   } catch {
     problems.push({ step: 'decisions', code: 'DECISION_UNEVALUABLE', line, message: 'the recorded request cannot be evaluated' });
     return;
   }
-  if (!jsonEqual(again, recorded)) {
+  if (!sameDecision(again, recorded)) {
     problems.push({
       step: 'decisions',
       code: 'DECISION_MISMATCH',
@@ -260,6 +264,19 @@ function checkDecision(receipt: Receipt, line: number, ctx: SegmentContext, prob
       message: `re-evaluating the recorded request under WPC ${receipt.wpc_hash} does not give the recorded decision`,
     });
   }
+}
+
+/** Exact equality with a decision as `decide` returns it ({effect, reasons: [{code, rule}]}), without allocating. */
+function sameDecision(a: Decision, b: unknown): boolean {
+  if (typeof b !== 'object' || b === null) return false;
+  const r = b as { effect?: unknown; reasons?: unknown };
+  if (r.effect !== a.effect || !Array.isArray(r.reasons) || r.reasons.length !== a.reasons.length || Object.keys(r).length !== 2) return false;
+  for (let i = 0; i < a.reasons.length; i++) {
+    const x = r.reasons[i] as { code?: unknown; rule?: unknown } | null;
+    const y = a.reasons[i] as Decision['reasons'][number];
+    if (typeof x !== 'object' || x === null || x.code !== y.code || x.rule !== y.rule || Object.keys(x).length !== 2) return false;
+  }
+  return true;
 }
 
 /** Deep equality of JSON values (object key order ignored), cheaper than comparing canonical strings. */

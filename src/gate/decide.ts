@@ -177,6 +177,33 @@ function unique(values: readonly string[] | undefined): string[] {
   return values === undefined ? [] : [...new Set(values)];
 }
 
+/**
+ * The order reasons are reported in, most fundamental first: the first one is the call's headline code.
+ * A fixed order (not the order rules were met) keeps the result independent of list order.
+ */
+const REASON_ORDER: readonly ReasonCode[] = [
+  'OPERATION_DENIED',
+  'OPERATION_NOT_ALLOWED',
+  'SCOPE_OPERATION_NOT_GRANTED',
+  'PROJECT_DENIED',
+  'PROJECT_NOT_ALLOWED',
+  'PROJECT_UNKNOWN',
+  'SCOPE_PROJECT_NOT_GRANTED',
+  'ISSUE_TYPE_NOT_ALLOWED',
+  'ISSUE_TYPE_UNKNOWN',
+  'SCOPE_ISSUE_TYPE_NOT_GRANTED',
+  'FIELD_WRITE_DENIED',
+  'FIELD_WRITE_NOT_ALLOWED',
+  'SCOPE_FIELD_NOT_GRANTED',
+  'FIELD_READ_DENIED',
+  'FIELD_READ_NOT_ALLOWED',
+  'OPERATION_ALLOWED',
+  'PROJECT_ALLOWED',
+  'ISSUE_TYPE_ALLOWED',
+  'FIELD_WRITE_ALLOWED',
+  'FIELD_READ_ALLOWED',
+];
+
 function sortReasons(reasons: Reason[]): Reason[] {
   const seen = new Set<string>();
   return reasons
@@ -186,7 +213,9 @@ function sortReasons(reasons: Reason[]): Reason[] {
       seen.add(key);
       return true;
     })
-    .sort((a, b) => (a.code === b.code ? compare(a.rule, b.rule) : compare(a.code, b.code)));
+    .sort((a, b) =>
+      a.code === b.code ? compare(a.rule, b.rule) : REASON_ORDER.indexOf(a.code) - REASON_ORDER.indexOf(b.code),
+    );
 }
 
 function compare(a: string, b: string): number {

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SigningKey } from '../keys/ed25519.js';
@@ -90,7 +90,9 @@ export class ReceiptLog {
     const line = receiptLine(receipt);
     try {
       writeAll(this.#fd, `${line}\n`);
-      fsyncSync(this.#fd);
+      // fdatasync is enough for an append-only file: it flushes the data and the size that makes it readable,
+      // skipping only timestamps; about half the cost of fsync on ext4.
+      fdatasyncSync(this.#fd);
       // A file unlinked under us (bundle folder deleted) still accepts writes that nobody can ever read.
       if (fstatSync(this.#fd).nlink === 0) throw new Error('receipt file was removed');
     } catch {

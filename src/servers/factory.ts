@@ -86,17 +86,15 @@ export function createClawServer(options: ClawServerOptions): Server {
  * Watch what the token and policy permit and tell the client when the tool list changes (a token rotated in
  * CLAW_CST_FILE, a narrower scope, a revoked token). Polling a cheap check keeps this portable.
  */
-function watchToolList(server: Server, executor: CallExecutor, intervalMs = 2000): NodeJS.Timeout {
-  let last = '';
+async function watchToolList(server: Server, executor: CallExecutor, intervalMs = 1000): Promise<NodeJS.Timeout> {
+  const signature = async () => (await executor.permittedOperations().catch(() => [])).join(',');
+  // The baseline is taken before the client connects, so a change in the first interval is not missed.
+  let last = await signature();
   const timer = setInterval(() => {
-    executor
-      .permittedOperations()
-      .then((ops) => {
-        const signature = ops.join(',');
-        if (last !== '' && signature !== last) void server.sendToolListChanged().catch(() => undefined);
-        last = signature;
-      })
-      .catch(() => undefined);
+    void signature().then((current) => {
+      if (current !== last) void server.sendToolListChanged().catch(() => undefined);
+      last = current;
+    });
   }, intervalMs);
   timer.unref();
   return timer;
@@ -110,7 +108,7 @@ export async function runStdioServer(name: ServerName, tools: readonly Tool[]): 
   if (gate.ready) process.stderr.write(`claw-${name}: ready (job ${config.job}, WPC ${config.wpcHash}, receipts ${gate.receiptFile})\n`);
   else process.stderr.write(`claw-${name}: not ready: every call will be refused until the settings above are fixed\n`);
   const server = createClawServer({ name, tools, executor: gate });
-  const timer = watchToolList(server, gate);
+  const timer = await watchToolList(server, gate);
   const transport = new StdioServerTransport();
   const shutdown = () => {
     clearInterval(timer);

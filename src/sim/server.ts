@@ -177,7 +177,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       emit(`sim ${method} ${path} -> ${status === 0 ? 'dropped' : status} ${Math.round(performance.now() - started)}ms${record.fault ? ` (fault ${record.fault})` : ''}`);
     };
 
-    const match = matchRoute(method, path);
+    // Jira answers HEAD as GET without the body (node:http drops the body of a HEAD response).
+    const match = matchRoute(method === 'HEAD' ? 'GET' : method, path);
     const fault = faults.take({ method, path, noopable: match.kind === 'route' && match.route.noopable === true });
     if (fault) record.fault = fault.kind;
     const delay = opts.latencyMs + (fault?.kind === 'latency' ? (fault.latencyMs ?? 0) : 0);

@@ -1,8 +1,12 @@
-import { hashOfJson } from '../util/canonical.js';
+import { canonicalJson, hashAddress, hashOfJson } from '../util/canonical.js';
 import { TYPE } from './catalog.js';
 import type { ChangeItem, SimIssue, SimSnapshot, SimState } from './model.js';
 import { generateState } from './seed.js';
 import { hasAccess, type Access } from './users.js';
+
+/** The keys of SimState, sorted: hash() assembles exactly these (anything else falls back to the slow path). */
+const HASHED_KEYS = 'counters,issues,now,seed';
+const CANONICAL_CACHE_LIMIT = 2000;
 
 /** Every applied write moves the logical clock by this much, so writes have distinct, ordered times. */
 const WRITE_TICK_MS = 1000;
@@ -13,7 +17,8 @@ export class SimStore {
   #byId = new Map<string, SimIssue>();
   #byKey = new Map<string, SimIssue>();
   readonly #now: number;
-  #hashCache: { plain: string; hash: string } | undefined;
+  /** Plain serialisation of an issue -> its canonical text (survives reset(): same seed, same issues). */
+  #canonical = new Map<string, string>();
 
   constructor(seed: number, now: number) {
     this.#now = now;
@@ -123,13 +128,25 @@ export class SimStore {
   }
 
   /**
-   * `sha256:<hex>` of the canonical (RFC 8785) snapshot. Canonicalising is the slow part, so the
-   * last result is reused while the plain serialisation is byte-identical (identical text implies
-   * identical state, so the cache can never hide a change).
+   * `sha256:<hex>` of the canonical (RFC 8785) snapshot, i.e. `hashOfJson(snapshot())`.
+   * Canonicalising is the slow part, so each issue's canonical text is cached by its plain
+   * serialisation (identical text implies identical value, so the cache cannot hide a change), and
+   * the document is assembled the way RFC 8785 lays it out: sorted keys, no spaces.
    */
   hash(): string {
-    const plain = JSON.stringify(this.#state);
-    if (this.#hashCache?.plain !== plain) this.#hashCache = { plain, hash: hashOfJson(this.#state) };
-    return this.#hashCache.hash;
+    const state = this.#state;
+    if (Object.keys(state).sort().join(',') !== HASHED_KEYS) return hashOfJson(state);
+    const issues = state.issues.map((issue) => {
+      const plain = JSON.stringify(issue);
+      let canonical = this.#canonical.get(plain);
+      if (canonical === undefined) {
+        canonical = canonicalJson(issue);
+        if (this.#canonical.size >= CANONICAL_CACHE_LIMIT) this.#canonical.clear();
+        this.#canonical.set(plain, canonical);
+      }
+      return canonical;
+    });
+    const text = `{"counters":${canonicalJson(state.counters)},"issues":[${issues.join(',')}],"now":${canonicalJson(state.now)},"seed":${canonicalJson(state.seed)}}`;
+    return hashAddress(text);
   }
 }

@@ -89,6 +89,39 @@ function toJsonSchema(node: unknown): unknown {
   return out;
 }
 
+/**
+ * Places where Atlassian's schema contradicts its own description or examples, and real Jira
+ * follows the description. Each is patched to `nullable`, so the validator accepts what Jira sends
+ * (and what a client must send) without accepting anything else. Keep this list short and sourced.
+ */
+export const SPEC_PATCHES: readonly { readonly schema: string; readonly properties: readonly string[]; readonly reason: string }[] = [
+  {
+    schema: 'ChangeDetails',
+    properties: ['from', 'fromString', 'to', 'toString'],
+    reason: 'the spec\'s own getChangeLogs example has "from": null; Jira sends null for the empty side of a change',
+  },
+  {
+    schema: 'User',
+    properties: ['accountId'],
+    reason: 'assignIssue documents {"accountId": null} to unassign, with User as its request schema',
+  },
+];
+
+function applyPatches(schemas: Record<string, unknown>): Record<string, unknown> {
+  const patched = structuredClone(schemas);
+  for (const patch of SPEC_PATCHES) {
+    const schema = patched[patch.schema];
+    const properties = isRecord(schema) ? schema['properties'] : undefined;
+    if (!isRecord(properties)) throw new Error(`spec patch: no schema ${patch.schema}`);
+    for (const name of patch.properties) {
+      const property = properties[name];
+      if (!isRecord(property)) throw new Error(`spec patch: no property ${patch.schema}.${name}`);
+      property['nullable'] = true;
+    }
+  }
+  return patched;
+}
+
 const JIRA_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
 
 function collectFormats(node: unknown, into: Set<string>): void {
@@ -122,7 +155,7 @@ export class OpenApiValidator {
     collectFormats(this.#spec.components, formats);
     collectFormats(this.#spec.paths, formats);
     for (const format of formats) if (!this.#ajv.formats[format]) this.#ajv.addFormat(format, true);
-    const schemas = Object.fromEntries(Object.entries(this.#spec.components.schemas).map(([name, schema]) => [name, toJsonSchema(schema)]));
+    const schemas = Object.fromEntries(Object.entries(applyPatches(this.#spec.components.schemas)).map(([name, schema]) => [name, toJsonSchema(schema)]));
     this.#ajv.addSchema({ $id: ROOT_ID, components: { schemas } });
     this.#templates = Object.keys(this.#spec.paths)
       .map((template) => {

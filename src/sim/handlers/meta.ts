@@ -66,8 +66,7 @@ function issueTypesOf(req: SimRequest, project: ProjectDef): Record<string, unkn
   return ISSUE_TYPES.filter((t) => project.issueTypeIds.includes(t.id)).map((t) => issueTypeRef(req.baseUrl, t));
 }
 
-export function getFields(req: SimRequest): SimResponse {
-  void req;
+export function getFields(): SimResponse {
   return ok(
     FIELDS.map((f) => ({
       id: f.id,
@@ -179,7 +178,9 @@ export function getServerInfo(req: SimRequest): SimResponse {
     deploymentType: 'Cloud',
     buildNumber: 100_300,
     buildDate: '2026-02-20T00:00:00.000+0000',
-    serverTime: jiraTime(req.store.now),
+    // The data's clock is fixed for determinism; the server's own clock is the wall clock, as on a real
+    // site, so clients (claw-jira doctor) can measure their clock skew against it.
+    serverTime: jiraTime(Date.now()),
     scmInfo: 'claw-jira-simulator',
     serverTitle: 'claw-jira simulator',
   });

@@ -4,7 +4,7 @@
  *   query   := or? (ORDER BY sort (',' sort)*)? EOF
  *   or      := and ((OR | '||') and)*
  *   and     := not ((AND | '&&') not)*
- *   not     := (NOT | '!') not | primary
+ *   not     := NOT not | primary
  *   primary := '(' or ')' | clause
  *   clause  := field operator operand
  *   operand := value | EMPTY | NULL | function | '(' operand (',' operand)* ')'
@@ -47,8 +47,9 @@ class Parser {
     return position(this.#source, token.start);
   }
 
+  /** A token as Jira quotes it back in messages. */
   #shown(token: Token): string {
-    return token.kind === 'string' ? token.value : token.value;
+    return token.value;
   }
 
   parse(): Query {

@@ -77,11 +77,11 @@ export function selectFields(tokens: readonly string[], fallback: '*all' | '*nav
   return { ids, idOnly: ids.length === 0 && idAsked && !keyAsked, keyOnly: ids.length === 0 && keyAsked };
 }
 
-function issueLink(base: string, store: SimStore, issue: SimIssue): Record<string, unknown> {
+/** The short form Jira nests for parents and sub-tasks. */
+function issueLink(base: string, issue: SimIssue): Record<string, unknown> {
   const status = STATUS_BY_ID.get(issue.statusId);
   const priority = PRIORITY_BY_ID.get(issue.priorityId);
   const type = TYPE_BY_ID.get(issue.typeId);
-  void store;
   return {
     id: issue.id,
     key: issue.key,
@@ -173,10 +173,10 @@ export function fieldValue(base: string, store: SimStore, project: ProjectDef, i
       return issue.dueDate;
     case 'parent': {
       const parent = issue.parentId ? store.byId(issue.parentId) : undefined;
-      return parent ? issueLink(base, store, parent) : undefined;
+      return parent ? issueLink(base, parent) : undefined;
     }
     case 'subtasks':
-      return store.subtasksOf(issue).map((s) => issueLink(base, store, s));
+      return store.subtasksOf(issue).map((s) => issueLink(base, s));
     case 'issuelinks':
       return [];
     case 'comment':
@@ -217,7 +217,7 @@ function renderedValue(fieldId: string, value: unknown): unknown {
     const ampm = d.getUTCHours() < 12 ? 'AM' : 'PM';
     return `${String(d.getUTCDate()).padStart(2, '0')}/${month}/${String(d.getUTCFullYear()).slice(2)} ${hours}:${String(d.getUTCMinutes()).padStart(2, '0')} ${ampm}`;
   }
-  if (typeof value === 'string' && fieldId !== 'duedate') return null;
+  // Jira renders only rich text and dates; every other field is null in renderedFields.
   return null;
 }
 

@@ -1,0 +1,153 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { runCli } from '../cli/main.js';
+import { startSimulator, SIM_USERS } from '../sim/index.js';
+import { round, summarize } from './stats.js';
+
+const dist = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/** A policy wide enough that every benchmarked call is allowed, with no budgets to run out. */
+const BENCH_WPC = {
+  wpc_version: 'v1',
+  tool: 'jira',
+  allow: {
+    projects: ['ENG', 'SEC'],
+    operations: ['issue.search', 'issue.get', 'project.read', 'issue.update', 'issue.comment.create'],
+    fields_write_allowlist: ['summary', 'labels'],
+  },
+  runtime: { require_cst: true, cst_policy_hash_pin: true, max_ttl_seconds: 3600 },
+};
+
+interface Connected {
+  client: Client;
+  pid: number | null;
+}
+
+async function spawn(args: string[], env: Record<string, string>): Promise<Connected> {
+  const transport = new StdioClientTransport({ command: process.execPath, args, env, stderr: 'ignore' });
+  const client = new Client({ name: 'claw-bench', version: '1' });
+  await client.connect(transport);
+  return { client, pid: transport.pid };
+}
+
+async function timeCalls(connected: Connected, count: number, args: (i: number) => { name: string; arguments: Record<string, unknown> }): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = process.hrtime.bigint();
+    const result = await connected.client.callTool(args(i));
+    samples.push(Number(process.hrtime.bigint() - started) / 1000);
+    if (result.isError) throw new Error(`bench call failed: ${JSON.stringify(result.structuredContent)}`);
+  }
+  return samples;
+}
+
+function rssMb(pid: number | null): number {
+  if (pid === null) return Number.NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
+  return round(kb / 1024);
+}
+
+/**
+ * The gate's cost at the MCP level: the same tools, the same factory, the same simulator, once through the
+ * gate (CST check, target resolution, decision, fsynced receipts) and once through the bench-only bypass.
+ * Also cold start to the first tools/list, and resident memory after the workload.
+ */
+export async function benchServers(options: { reads?: number; writes?: number } = {}): Promise<Record<string, number | string>> {
+  const reads = options.reads ?? 400;
+  const writes = options.writes ?? 200;
+  const dir = mkdtempSync(join(tmpdir(), 'claw-bench-servers-'));
+  const sim = await startSimulator({ port: 0, seed: 42 });
+  const connections: Connected[] = [];
+  try {
+    const env = { PATH: process.env.PATH ?? '', HOME: dir, CLAW_HOME: join(dir, 'home') };
+    const cli = async (argv: string[]) => {
+      let out = '';
+      const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: () => undefined, env, cwd: dir });
+      if (code !== 0) throw new Error(`claw-jira ${argv.join(' ')} failed`);
+      return out.trim();
+    };
+    await cli(['init']);
+    writeFileSync(join(dir, 'bench.json'), JSON.stringify(BENCH_WPC));
+    const wpc = await cli(['wpc', 'sign', join(dir, 'bench.json')]);
+    await cli(['cst', 'issue', '--wpc', wpc, '--job', 'bench', '--ttl', '3600', '--out', join(dir, 'bench.cst')]);
+    const serverEnv = {
+      ...env,
+      CLAW_WPC: wpc,
+      CLAW_JOB_ID: 'bench',
+      CLAW_CST_FILE: join(dir, 'bench.cst'),
+      JIRA_BASE_URL: sim.url,
+      JIRA_EMAIL: SIM_USERS.agent.email,
+      JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
+    };
+    const bypassArgs = (which: string) => [dist('./bypass-server.js'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
+
+    const gatedRead = await spawn([dist('../servers/read.js')], serverEnv);
+    const bypassRead = await spawn(bypassArgs('read'), env);
+    const gatedWrite = await spawn([dist('../servers/write.js')], serverEnv);
+    const bypassWrite = await spawn(bypassArgs('write'), env);
+    connections.push(gatedRead, bypassRead, gatedWrite, bypassWrite);
+
+    const readCall = () => ({ name: 'jira_get_issue', arguments: { issue_key: 'ENG-1', fields: ['summary', 'status'] } });
+    const writeCall = (i: number) => ({ name: 'jira_update_issue', arguments: { issue_key: 'ENG-2', summary: `bench summary ${i}` } });
+    // Warm up both paths (JIT, field catalog, token cache), then measure them interleaved in blocks.
+    await timeCalls(gatedRead, 30, readCall);
+    await timeCalls(bypassRead, 30, readCall);
+    await timeCalls(gatedWrite, 10, (i) => writeCall(i + 1_000_000));
+    await timeCalls(bypassWrite, 10, (i) => writeCall(i + 2_000_000));
+    const gatedReads: number[] = [];
+    const bypassReads: number[] = [];
+    const gatedWrites: number[] = [];
+    const bypassWrites: number[] = [];
+    for (let block = 0; block < 4; block++) {
+      gatedReads.push(...(await timeCalls(gatedRead, reads / 4, readCall)));
+      bypassReads.push(...(await timeCalls(bypassRead, reads / 4, readCall)));
+      gatedWrites.push(...(await timeCalls(gatedWrite, writes / 4, (i) => writeCall(block * 10_000 + i))));
+      bypassWrites.push(...(await timeCalls(bypassWrite, writes / 4, (i) => writeCall(block * 10_000 + i + 5_000))));
+    }
+    const gr = summarize(gatedReads);
+    const br = summarize(bypassReads);
+    const gw = summarize(gatedWrites);
+    const bw = summarize(bypassWrites);
+
+    const coldStarts: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const started = process.hrtime.bigint();
+      const fresh = await spawn([dist('../servers/read.js')], serverEnv);
+      await fresh.client.listTools();
+      coldStarts.push(Number(process.hrtime.bigint() - started) / 1000);
+      await fresh.client.close();
+    }
+    const cold = summarize(coldStarts);
+
+    return {
+      read_calls: reads,
+      read_gated_p50_us: gr.p50_us,
+      read_bypass_p50_us: br.p50_us,
+      read_gate_overhead_p50_us: round(gr.p50_us - br.p50_us),
+      read_gated_p99_us: gr.p99_us,
+      read_bypass_p99_us: br.p99_us,
+      read_ratio_p50: round(gr.p50_us / br.p50_us),
+      write_calls: writes,
+      write_gated_p50_us: gw.p50_us,
+      write_bypass_p50_us: bw.p50_us,
+      write_gate_overhead_p50_us: round(gw.p50_us - bw.p50_us),
+      write_gated_p99_us: gw.p99_us,
+      write_bypass_p99_us: bw.p99_us,
+      write_ratio_p50: round(gw.p50_us / bw.p50_us),
+      cold_start_to_tools_list_p50_ms: round(cold.p50_us / 1000),
+      cold_start_to_tools_list_max_ms: round(Math.max(...coldStarts) / 1000),
+      rss_read_server_mb: rssMb(gatedRead.pid),
+      rss_write_server_mb: rssMb(gatedWrite.pid),
+      targets: 'overhead p50 <= 1000 us (reads), <= 2000 us (writes); cold start <= 300 ms; RSS <= 100 MB',
+    };
+  } finally {
+    for (const connection of connections) await connection.client.close().catch(() => undefined);
+    await sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
