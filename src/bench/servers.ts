@@ -84,11 +84,11 @@ export async function benchServers(options: { reads?: number; writes?: number } 
       JIRA_EMAIL: SIM_USERS.agent.email,
       JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
     };
-    const bypassArgs = (which: string) => [dist('./bypass-server.js'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
+    const bypassArgs = (which: string) => [dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
 
-    const gatedRead = await spawn([dist('../servers/read.js')], serverEnv);
+    const gatedRead = await spawn([dist('../bin/claw-jira-read.mjs')], serverEnv);
     const bypassRead = await spawn(bypassArgs('read'), env);
-    const gatedWrite = await spawn([dist('../servers/write.js')], serverEnv);
+    const gatedWrite = await spawn([dist('../bin/claw-jira-write.mjs')], serverEnv);
     const bypassWrite = await spawn(bypassArgs('write'), env);
     connections.push(gatedRead, bypassRead, gatedWrite, bypassWrite);
 
@@ -117,7 +117,7 @@ export async function benchServers(options: { reads?: number; writes?: number } 
     const coldStarts: number[] = [];
     for (let i = 0; i < 8; i++) {
       const started = process.hrtime.bigint();
-      const fresh = await spawn([dist('../servers/read.js')], serverEnv);
+      const fresh = await spawn([dist('../bin/claw-jira-read.mjs')], serverEnv);
       await fresh.client.listTools();
       coldStarts.push(Number(process.hrtime.bigint() - started) / 1000);
       await fresh.client.close();

@@ -154,7 +154,7 @@ function timelineSection(contents: BundleContents, max: number): Html {
   const shown = rows.slice(0, max);
   return html`<section id="timeline"><h2>Timeline (${rows.length} entries)</h2>
 <table><thead><tr><th>time</th><th>source</th><th>kind</th><th>call</th><th>result</th><th>issues</th><th>detail</th></tr></thead><tbody>
-${shown.map((r) => html`<tr class="timeline ${r.css}"><td><code>${r.time}</code></td><td>${r.source}</td><td>${r.kind}</td><td>${r.what}</td><td class="result">${r.result}</td><td>${r.issues}</td><td class="detail">${r.detail}</td></tr>`)}
+${shown.map((r) => html`<tr class="timeline ${r.css}"><td class="nowrap"><code>${r.time}</code></td><td class="nowrap">${r.source}</td><td>${r.kind}</td><td>${r.what}</td><td class="result">${r.result}</td><td class="nowrap">${r.issues}</td><td class="detail">${r.detail}</td></tr>`)}
 </tbody></table>
 ${rows.length > shown.length ? html`<p class="note">${rows.length - shown.length} more entries are not shown; the receipts hold all of them.</p>` : html``}
 </section>`;
@@ -224,7 +224,7 @@ const CSS = `
 *{box-sizing:border-box}body{margin:0 auto;max-width:1200px;padding:24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 h1{font-size:22px;margin:4px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}h3{font-size:14px;margin:12px 0 6px}
 .kicker{text-transform:uppercase;letter-spacing:.08em;color:var(--muted);margin:0;font-size:12px}.meta,.note,.none,small{color:var(--muted)}
-code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:break-word}
 pre{white-space:pre-wrap;margin:0;max-height:240px;overflow:auto}
 .verdict{border-radius:8px;padding:12px 18px;margin:16px 0;color:#fff}.verdict h2{border:0;margin:0;font-size:26px;color:#fff}
 .verdict.ok{background:var(--ok)}.verdict.fail{background:var(--bad)}.verdict p{margin:6px 0}
@@ -235,6 +235,6 @@ tr.deny td.result,tr.bad td.result{color:var(--bad);font-weight:600}tr.allow td.
 tr.gateway{background:#f3f0ff}tr.event{color:var(--muted)}
 tr.sev-critical{background:#fce8e6;font-weight:600}tr.sev-high{background:#fef7e0}
 td.before{background:#fce8e6}td.after{background:#e6f4ea}td.detail{color:var(--muted);font-size:12px}
-footer{margin-top:32px;color:var(--muted);font-size:12px}
+footer{margin-top:32px;color:var(--muted);font-size:12px}.nowrap{white-space:nowrap}
 `;
 

@@ -352,7 +352,7 @@ async function checkReceipts(
         if (!result.clean) clean = false;
         prevHash = result.lastHash;
         if (item.covered) merkle.addPacked(result.leaves, result.count);
-        mergeSegment(state, item.path, result, add, item.covered);
+        mergeSegment(state, item.path, result, add);
       }
       if (item.identity) {
         state.job ??= item.identity.job;
@@ -410,7 +410,7 @@ function identityOf(firstLine: Buffer): SegmentTask['identity'] {
   return null;
 }
 
-function mergeSegment(state: ReceiptState, file: string, result: SegmentResult, add: Add, covered: boolean): void {
+function mergeSegment(state: ReceiptState, file: string, result: SegmentResult, add: Add): void {
   for (const p of result.problems) add({ step: p.step, code: p.code, file, line: p.line, message: p.message });
   state.total += result.count;
   state.kinds.decision += result.kinds.decision;
@@ -418,9 +418,10 @@ function mergeSegment(state: ReceiptState, file: string, result: SegmentResult, 
   state.kinds.event += result.kinds.event;
   for (const ref of result.wpcRefs) state.wpcRefs.add(ref);
   for (const kid of result.kids) state.kids.add(kid);
+  // The seal's own receipt is not part of the job: it neither widens the time window nor presents tokens.
+  if (isSealFile(file)) return;
   if (result.firstTime !== null && (state.firstTime === null || result.firstTime < state.firstTime)) state.firstTime = result.firstTime;
   if (result.lastTime !== null && (state.lastTime === null || result.lastTime > state.lastTime)) state.lastTime = result.lastTime;
-  if (!covered && isSealFile(file)) return;
   for (const use of result.tokens) {
     const seen = state.tokens.get(use.jti);
     if (!seen) state.tokens.set(use.jti, { ...use, file });

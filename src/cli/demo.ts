@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -7,9 +7,14 @@ import { startSimulator, SIM_FIXTURES, SIM_USERS } from '../sim/index.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, type CliIo, type CommandSpec } from './io.js';
 
+/** The bundled bins next to this file when it runs bundled (dist/bin), else the tsc output. */
+function serverBin(bundled: string, unbundled: string): string {
+  const sibling = fileURLToPath(new URL(`./${bundled}`, import.meta.url));
+  return existsSync(sibling) ? sibling : fileURLToPath(new URL(unbundled, import.meta.url));
+}
 const SERVERS = {
-  read: fileURLToPath(new URL('../servers/read.js', import.meta.url)),
-  write: fileURLToPath(new URL('../servers/write.js', import.meta.url)),
+  read: serverBin('claw-jira-read.mjs', '../servers/read.js'),
+  write: serverBin('claw-jira-write.mjs', '../servers/write.js'),
 };
 const EXAMPLES = fileURLToPath(new URL('../../wpc-examples/', import.meta.url));
 
@@ -131,7 +136,6 @@ export const demoCommand: CommandSpec = {
 
       step('9. Denied: a workflow transition (deny.operations) and an assignee write (deny.fields_write_denylist)');
       await call(write, 'jira_transition_issue', { issue_key: newKey, transition: 'Done' });
-      await call(write, 'jira_update_issue', { issue_key: newKey, custom_fields: { assignee: { id: SIM_USERS.agent.accountId } } });
       await call(write, 'jira_create_issue', { project_key: 'ENG', issue_type: 'Task', summary: 'x', custom_fields: { assignee: SIM_USERS.agent.accountId } });
 
       step('10. A prompt-injected ticket: read as untrusted data; what it asks for is still refused');

@@ -148,6 +148,13 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
   return { effect: 'allow', reasons: sortReasons(permits) };
 }
 
+const OPERATION_CODES: readonly ReasonCode[] = ['OPERATION_DENIED', 'OPERATION_NOT_ALLOWED', 'SCOPE_OPERATION_NOT_GRANTED'];
+
+/** True when a decision refuses the operation itself, whatever the target: no need to ask Jira anything. */
+export function deniesOperation(decision: Decision): boolean {
+  return decision.effect === 'deny' && decision.reasons.some((reason) => OPERATION_CODES.includes(reason.code));
+}
+
 /** Whether the WPC lets the model see a field. Used to filter read results after Jira answers. */
 export function isFieldReadable(field: string, wpc: Wpc): boolean {
   if (wpc.deny.fields_read.includes(field)) return false;

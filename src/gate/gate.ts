@@ -19,7 +19,7 @@ import { ALWAYS_APPROVAL, isWriteOperation, type Operation } from '../wpc/operat
 import { WpcRegistry, registryBackend, addressHex, LocalRegistryBackend, type VerifiedWpc } from '../wpc/registry.js';
 import { WpcError } from '../wpc/errors.js';
 import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
-import { decide, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
+import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
@@ -232,6 +232,14 @@ export class Gate {
       const scope = cst?.claims.scope;
       if (scope) base.scope = scope;
 
+      // An operation the policy or the token refuses outright is refused before Jira is asked anything.
+      const operationOnly = decide({ operation: tool.operation }, wpc.policy, scope);
+      if (deniesOperation(operationOnly)) {
+        base.request = { operation: tool.operation };
+        base.policy_decision = operationOnly;
+        throw policyDenial(operationOnly.reasons);
+      }
+
       const ctx = this.#context(wpc, scope, exchanges);
       let target: Target;
       try {
@@ -251,8 +259,7 @@ export class Gate {
       const decision = decide(request, wpc.policy, scope);
       base.policy_decision = decision;
       if (decision.effect === 'deny') {
-        const code = decision.reasons[0]?.code ?? 'DENIED';
-        throw new GateDenied(code, 'policy', `the policy in force does not allow this call (${code})`, decision.reasons);
+        throw policyDenial(decision.reasons);
       }
 
       const write = isWriteOperation(tool.operation);
@@ -483,9 +490,11 @@ export class Gate {
   }
 
   #failedOutcome(tool: Tool, argsHash: string, decisionReceipt: string, wpc: VerifiedWpc, jira: JiraExchange[], target: Target, error: unknown): Denial {
-    const code = isClawError(error) ? error.code : 'INTERNAL_ERROR';
+    // A tool may still refuse after the decision (e.g. no such transition): keep its code, not INTERNAL_ERROR.
+    const known = isClawError(error) || error instanceof GateDenied;
+    const code = known ? error.code : 'INTERNAL_ERROR';
     const inDoubt = isJiraError(error) ? error.inDoubt : false;
-    const message = isClawError(error) ? error.message : 'internal error while calling Jira';
+    const message = known ? error.message : 'internal error while calling Jira';
     let receipt: string | undefined;
     try {
       receipt = this.#append({
@@ -529,6 +538,13 @@ function fileStamp(path: string): string {
   } catch {
     return 'missing';
   }
+}
+
+/** A policy denial names its headline rule, so the model (and the human reading along) sees why. */
+function policyDenial(reasons: GateReason[]): GateDenied {
+  const first = reasons[0] ?? { code: 'DENIED', rule: 'policy' };
+  const more = reasons.length > 1 ? ` (and ${reasons.length - 1} more rule${reasons.length > 2 ? 's' : ''})` : '';
+  return new GateDenied(first.code, 'policy', `refused by the policy in force: ${first.code} at ${first.rule}${more}`, reasons);
 }
 
 /** Target resolution failed: the call is refused before any decision, with Jira's own reason. */

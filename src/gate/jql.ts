@@ -4,10 +4,11 @@ import { GateDenied } from './denial.js';
  * Confine user JQL to the projects a call may see: `(<where>) AND project in (...) ORDER BY <order>`.
  *
  * The user's clause is parenthesised whole, so `OR` inside it cannot reach past our `AND`. That only holds if
- * the clause cannot close our parenthesis itself, so quotes and parentheses are tokenised (JQL strings use
- * '…' or "…" with backslash escapes) and unbalanced input is refused. ORDER BY is split off at top level,
- * outside any string, and re-validated as a plain list of fields and directions. Jira results are filtered
- * by project again afterwards: this is one of two locks, not the only one.
+ * the clause cannot close our parenthesis itself, so quotes and parentheses are tokenised the way Jira reads
+ * them (strings use '…' or "…"; a backslash escapes the next character inside strings and in bare words) and
+ * unbalanced input is refused. ORDER BY is split off at top level, outside any string, and re-validated as a
+ * plain list of fields and directions. Jira results are filtered by project again afterwards: this is one of
+ * two locks, not the only one.
  */
 const MAX_JQL = 4000;
 
@@ -42,6 +43,8 @@ function splitOrderBy(jql: string): { where: string; orderBy: string | undefined
   let depth = 0;
   let quote: string | undefined;
   let orderAt = -1;
+  /** Index of the last character taken literally by a backslash: an escaped space does not end a word. */
+  let escaped = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < jql.length; i++) {
     const ch = jql[i] as string;
     if (quote) {
@@ -49,12 +52,17 @@ function splitOrderBy(jql: string): { where: string; orderBy: string | undefined
       else if (ch === quote) quote = undefined;
       continue;
     }
-    if (ch === '"' || ch === "'") quote = ch;
+    // Outside a string Jira reads `\x` as one literal character of a word: `a\"` is the word a", not the start
+    // of a string, so it must not open one here either, or the two readings of the parentheses part ways.
+    if (ch === '\\') {
+      if (i === jql.length - 1) throw invalid('a backslash escapes nothing');
+      escaped = ++i;
+    } else if (ch === '"' || ch === "'") quote = ch;
     else if (ch === '(') depth++;
     else if (ch === ')') {
       depth--;
       if (depth < 0) throw invalid('a closing parenthesis has no opening one');
-    } else if (depth === 0 && orderAt < 0 && /order/i.test(jql.slice(i, i + 5)) && isWordStart(jql, i)) {
+    } else if (depth === 0 && orderAt < 0 && escaped !== i - 1 && /order/i.test(jql.slice(i, i + 5)) && isWordStart(jql, i)) {
       const rest = /^order\s+by\b/i.exec(jql.slice(i));
       if (rest) {
         orderAt = i;
@@ -63,14 +71,14 @@ function splitOrderBy(jql: string): { where: string; orderBy: string | undefined
     }
   }
   if (quote) throw invalid('a quoted string is not closed');
-  if (orderAt < 0) {
-    if (depth !== 0) throw invalid('parentheses are not balanced');
-    return { where: jql, orderBy: undefined };
-  }
   if (depth !== 0) throw invalid('parentheses are not balanced');
+  const where = orderAt < 0 ? jql : jql.slice(0, orderAt);
+  // The clause is trimmed before it is wrapped; trimming an escaped space would leave a backslash before our `)`.
+  if (escaped >= where.trimEnd().length && escaped < where.length) throw invalid('the clause ends with an escaped space');
+  if (orderAt < 0) return { where, orderBy: undefined };
   const orderBy = jql.slice(orderAt).replace(/^order\s+by\s+/i, '').trim();
   validateOrderBy(orderBy);
-  return { where: jql.slice(0, orderAt), orderBy };
+  return { where, orderBy };
 }
 
 function isWordStart(text: string, index: number): boolean {

@@ -17,7 +17,7 @@ export interface SimCliIo {
 const USAGE = `usage: claw-jira sim [--port N] [--host H] [--seed S] [--latency-ms MS] [--verbose]
 
 Runs an in-memory Jira Cloud REST v3 simulator until interrupted.
-  --port N        port to listen on (default 8080; 0 picks a free one)
+  --port N        port to listen on (default 0: a free port, printed on stdout)
   --host H        interface to bind (default 127.0.0.1); admin endpoints answer loopback callers only
   --seed S        data seed (default 42); the same seed always gives the same site
   --latency-ms MS latency added to every Jira request (default 0)
@@ -58,7 +58,7 @@ export async function runSimulatorCli(argv: readonly string[], io: SimCliIo = { 
   let seed: number;
   let latencyMs: number;
   try {
-    port = integer(values.port, 'port', 0, 65_535, 8080);
+    port = integer(values.port, 'port', 0, 65_535, 0);
     seed = integer(values.seed, 'seed', 0, 2 ** 32 - 1, 42);
     latencyMs = integer(values['latency-ms'], 'latency-ms', 0, 120_000, 0);
   } catch (error) {

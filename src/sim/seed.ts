@@ -4,7 +4,6 @@
  */
 import {
   bulletList,
-  code,
   codeBlock,
   doc,
   em,

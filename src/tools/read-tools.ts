@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { adfToMarkdown } from '../jira/adf/index.js';
 import { isFieldReadable } from '../gate/decide.js';
 import { GateDenied } from '../gate/denial.js';
-import { confineJql } from '../gate/jql.js';
+import { confineJql, type ConfinedJql } from '../gate/jql.js';
 import { defineTool, type Tool } from '../gate/tool.js';
 import {
   FieldIdSchema,
@@ -57,11 +57,13 @@ export const searchIssues = defineTool({
       is_last: z.boolean(),
       filtered_out: z.number().int().describe('Results dropped because their project is outside the policy'),
     }),
-  async resolve(args) {
-    return { issueKeys: [], ...(args.fields ? { fieldsRead: args.fields } : {}) };
+  async resolve(args, ctx) {
+    // Confined before the decision, so JQL that could escape is refused with a denial receipt and never sent.
+    const confined = confineJql(args.jql, ctx.projects);
+    return { issueKeys: [], ...(args.fields ? { fieldsRead: args.fields } : {}), state: confined };
   },
-  async run(args, _target, ctx) {
-    const { jql } = confineJql(args.jql, ctx.projects);
+  async run(args, target, ctx) {
+    const { jql } = target.state as ConfinedJql;
     const fields = [...new Set([...(args.fields ?? DEFAULT_SEARCH_FIELDS), ...CONTROL_FIELDS])];
     const page = await ctx.call(
       ctx.jira.searchJql({ jql, fields, maxResults: args.max_results, ...(args.next_page_token ? { nextPageToken: args.next_page_token } : {}) }),

@@ -174,17 +174,18 @@ export const transitionIssue = defineTool({
     const available = await ctx.call(ctx.jira.getTransitions(key, { expandFields: true }));
     const wanted = args.transition.toLowerCase();
     const transition = available.transitions.find((t) => t.id === args.transition || t.name.toLowerCase() === wanted);
-    if (!transition) {
+    // Fields required by the transition screen but not given would make Jira refuse; fields given that are not
+    // on the screen are still checked by the policy (and refused by Jira). A missing transition is reported only
+    // after the decision: before it, the answer would tell a caller the workflow state of an issue it may not see.
+    return { ...target, fieldsWrite: write.touched, state: { write, before: issue, transitionId: transition?.id } };
+  },
+  async run(args, target, ctx) {
+    const { write, before, transitionId } = target.state as { write: FieldWrite; before: Issue; transitionId: string | undefined };
+    if (transitionId === undefined) {
       throw new GateDenied('TRANSITION_NOT_AVAILABLE', 'target', `no transition '${args.transition}' from the issue's current status`, [
         { code: 'TRANSITION_NOT_AVAILABLE', rule: 'workflow' },
       ]);
     }
-    // Fields required by the transition screen but not given would make Jira refuse; fields given that are not
-    // on the screen are still checked by the policy (and refused by Jira).
-    return { ...target, fieldsWrite: write.touched, state: { write, before: issue, transitionId: transition.id } };
-  },
-  async run(args, target, ctx) {
-    const { write, before, transitionId } = target.state as { write: FieldWrite; before: Issue; transitionId: string };
     const key = currentKey(target, args.issue_key);
     await ctx.call(
       ctx.jira.transitionIssue(key, {

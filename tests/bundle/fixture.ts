@@ -174,7 +174,7 @@ export interface BuiltBundle {
  * approval request, a gateway-free bundle. Not sealed.
  */
 export async function buildBundle(env: Env, job = 'job-42', options: { summary?: string } = {}): Promise<BuiltBundle> {
-  const dir = join(env.root, 'bundles', job);
+  const dir = join(env.home.bundlesDir, job);
   mkdirSync(dir, { recursive: true });
   const wpc = await signedWpc(env);
   placeWpc(dir, wpc);

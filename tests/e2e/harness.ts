@@ -12,11 +12,12 @@ import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/
 import type { Receipt } from '../../src/receipts/types.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
+/** The bins exactly as users run them (`npm run build` bundles each into one file). */
 export const SERVER_BIN = {
-  read: join(ROOT, 'dist', 'servers', 'read.js'),
-  write: join(ROOT, 'dist', 'servers', 'write.js'),
+  read: join(ROOT, 'dist', 'bin', 'claw-jira-read.mjs'),
+  write: join(ROOT, 'dist', 'bin', 'claw-jira-write.mjs'),
 } as const;
-export const CLI_BIN = join(ROOT, 'dist', 'cli', 'bin.js');
+export const CLI_BIN = join(ROOT, 'dist', 'bin', 'claw-jira.mjs');
 
 export interface CliResult {
   code: number;

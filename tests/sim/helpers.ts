@@ -1,4 +1,7 @@
-/** Test helpers: a tiny fetch client with the simulator's credentials. */
+/**
+ * Test helpers: a tiny fetch client with the simulator's credentials. Bodies are wire JSON typed
+ * `any` on purpose: the tests' assertions (and the contract suite's schemas) are what check them.
+ */
 import type { SimCredentialedUser } from '../../src/sim/index.js';
 
 export interface JiraReply<T = unknown> {

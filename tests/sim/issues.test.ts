@@ -49,6 +49,7 @@ describe('get issue', () => {
 
   it('records the move in the changelog', async () => {
     const moved = SIM_FIXTURES.movedIssues[0];
+    if (!moved) throw new Error('fixture missing');
     const log = await agent.get(`/rest/api/3/issue/${moved.newKey}/changelog`);
     const items = log.body.values.flatMap((h: { items: unknown[] }) => h.items);
     expect(items).toContainEqual(expect.objectContaining({ field: 'Key', fromString: moved.oldKey, toString: moved.newKey }));

@@ -139,7 +139,7 @@ describe('comments', () => {
   });
 
   it('pages the changelog with startAt, maxResults, total and isLast', async () => {
-    const issue = SIM_FIXTURES.movedIssues[0].newKey;
+    const issue = SIM_FIXTURES.movedIssues[0]?.newKey ?? '';
     const all = (await agent.get(`/rest/api/3/issue/${issue}/changelog`)).body;
     expect(all.total).toBeGreaterThan(1);
     const first = (await agent.get(`/rest/api/3/issue/${issue}/changelog?startAt=0&maxResults=1`)).body;
