@@ -21,6 +21,8 @@ export interface BenchBundleOptions {
   threads?: number;
   /** Signatures per thread for the raw Ed25519 rate. */
   rawPerThread?: number;
+  /** Interleaved measurement rounds; the best of each is reported. */
+  rounds?: number;
   /** The compiled verify worker, when not next to the compiled verify module. */
   workerScript?: URL;
   log?: (line: string) => void;
@@ -40,25 +42,36 @@ export async function benchBundleVerify(options: BenchBundleOptions = {}): Promi
   try {
     const built = await buildSyntheticBundle(root, total);
     log(`bundle: ${total} receipts (${(built.bytes / 1e6).toFixed(1)} MB) built in ${built.buildMs.toFixed(0)} ms`);
-    const raw = await rawVerifyRate(threads, options.rawPerThread ?? 6000, built.sampleBody);
-    log(`raw Ed25519 verify on ${threads} threads: ${raw.toFixed(0)}/s`);
-    // One warm-up run (file cache, JIT), then the measured run.
-    await verifyBundle(built.dir, { trust: built.trust, workers: threads, ...(options.workerScript ? { workerScript: options.workerScript } : {}) });
-    const started = performance.now();
-    const result = await verifyBundle(built.dir, { trust: built.trust, workers: threads, ...(options.workerScript ? { workerScript: options.workerScript } : {}) });
-    const seconds = (performance.now() - started) / 1000;
-    if (!result.ok) throw new Error(`the synthetic bundle did not verify: ${result.problems[0]?.code ?? '?'}`);
-    const rate = result.summary.receipts / seconds;
-    log(`bundle verify: ${rate.toFixed(0)} receipts/s on ${result.summary.threads} worker threads = ${((100 * rate) / raw).toFixed(1)}% of raw`);
+    // Best of several runs, interleaved, so a burst of load from elsewhere on the machine does not decide the
+    // ratio; CPU time (all threads of this process) gives a second, load-independent view of the same ratio.
+    const rounds = options.rounds ?? 3;
+    let raw = { rate: 0, cpuPerOp: Infinity };
+    let run = { rate: 0, cpuPerOp: Infinity, threads: 0, seconds: 0 };
+    for (let round = 0; round < rounds; round++) {
+      const r = await rawVerifyRate(threads, options.rawPerThread ?? 6000, built.sampleBody);
+      raw = { rate: Math.max(raw.rate, r.rate), cpuPerOp: Math.min(raw.cpuPerOp, r.cpuPerOp) };
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const result = await verifyBundle(built.dir, { trust: built.trust, workers: threads, ...(options.workerScript ? { workerScript: options.workerScript } : {}) });
+      const seconds = (performance.now() - started) / 1000;
+      const used = process.cpuUsage(cpu);
+      if (!result.ok) throw new Error(`the synthetic bundle did not verify: ${result.problems[0]?.code ?? '?'}`);
+      const n = result.summary.receipts;
+      if (n / seconds > run.rate) run = { ...run, rate: n / seconds, threads: result.summary.threads, seconds };
+      run.cpuPerOp = Math.min(run.cpuPerOp, (used.user + used.system) / 1e6 / n);
+      log(`round ${round + 1}: raw ${r.rate.toFixed(0)}/s, bundle verify ${(n / seconds).toFixed(0)} receipts/s (${seconds.toFixed(2)} s, ${((used.user + used.system) / 1e6 / seconds).toFixed(2)} cores busy)`);
+    }
+    log(`bundle verify: ${run.rate.toFixed(0)} receipts/s on ${run.threads} worker threads = ${((100 * run.rate) / raw.rate).toFixed(1)}% of the raw Ed25519 rate ${raw.rate.toFixed(0)}/s (CPU per receipt: ${((100 * raw.cpuPerOp) / run.cpuPerOp).toFixed(1)}%)`);
     return {
-      bundle_receipts: result.summary.receipts,
+      bundle_receipts: total + 1,
       bundle_mb: Number((built.bytes / 1e6).toFixed(1)),
-      threads: result.summary.threads,
-      raw_ed25519_verify_per_s: Math.round(raw),
-      bundle_verify_receipts_per_s: Math.round(rate),
-      bundle_verify_seconds: Number(seconds.toFixed(2)),
-      bundle_verify_ratio: Number((rate / raw).toFixed(3)),
-      bundle_verify_target: '>= 0.8',
+      threads: run.threads,
+      raw_ed25519_verify_per_s: Math.round(raw.rate),
+      bundle_verify_receipts_per_s: Math.round(run.rate),
+      bundle_verify_seconds: Number(run.seconds.toFixed(2)),
+      bundle_verify_ratio: Number((run.rate / raw.rate).toFixed(3)),
+      bundle_verify_cpu_ratio: Number((raw.cpuPerOp / run.cpuPerOp).toFixed(3)),
+      bundle_verify_target: 'ratio >= 0.8',
     };
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -163,29 +176,38 @@ export async function buildSyntheticBundle(root: string, total: number): Promise
   return { dir, trust, bytes, buildMs: performance.now() - started, sampleBody };
 }
 
-/** Ed25519 verifications per second on `threads` worker threads, each verifying `perThread` signatures. */
-async function rawVerifyRate(threads: number, perThread: number, message: Uint8Array): Promise<number> {
+/** Ed25519 verifications per second on `threads` worker threads, and CPU seconds per verification. */
+async function rawVerifyRate(threads: number, perThread: number, message: Uint8Array): Promise<{ rate: number; cpuPerOp: number }> {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const { generateKeyPairSync, sign, verify } = require('node:crypto');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const msg = Buffer.from(workerData.message);
-    const sig = sign(null, msg, privateKey);
-    for (let i = 0; i < 200; i++) verify(null, msg, publicKey, sig);
+    // Distinct messages and signatures, like receipts: no input is verified twice.
+    const msgs = [], sigs = [];
+    for (let i = 0; i < 64; i++) {
+      const m = Buffer.from(workerData.message);
+      m.writeUInt32BE(i, 0);
+      msgs.push(m);
+      sigs.push(sign(null, m, privateKey));
+    }
+    for (let i = 0; i < 200; i++) verify(null, msgs[i & 63], publicKey, sigs[i & 63]);
     parentPort.postMessage('ready');
     parentPort.once('message', () => {
       let ok = 0;
-      for (let i = 0; i < workerData.n; i++) if (verify(null, msg, publicKey, sig)) ok++;
+      for (let i = 0; i < workerData.n; i++) if (verify(null, msgs[i & 63], publicKey, sigs[i & 63])) ok++;
       parentPort.postMessage(ok);
     });`;
   const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, workerData: { n: perThread, message } }));
   try {
     await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+    const cpu = process.cpuUsage();
     const started = performance.now();
     const done = workers.map((w) => new Promise((resolve) => w.once('message', resolve)));
     for (const w of workers) w.postMessage('go');
     await Promise.all(done);
-    return (threads * perThread) / ((performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    return { rate: (threads * perThread) / seconds, cpuPerOp: (used.user + used.system) / 1e6 / (threads * perThread) };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

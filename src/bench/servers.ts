@@ -27,8 +27,18 @@ interface Connected {
   pid: number | null;
 }
 
+/** Spawn a bin as an MCP client does: the file itself (shebang and all), or `node <file>` for plain scripts. */
 async function spawn(args: string[], env: Record<string, string>): Promise<Connected> {
-  const transport = new StdioClientTransport({ command: process.execPath, args, env, stderr: 'ignore' });
+  // BENCH_SERVER_NODE_OPTIONS lets one compare V8 settings (e.g. --max-semi-space-size) across runs.
+  const nodeOptions = process.env.BENCH_SERVER_NODE_OPTIONS;
+  const [file, ...rest] = args as [string, ...string[]];
+  const executable = file.endsWith('.mjs');
+  const transport = new StdioClientTransport({
+    command: executable ? file : process.execPath,
+    args: executable ? rest : args,
+    env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env,
+    stderr: 'ignore',
+  });
   const client = new Client({ name: 'claw-bench', version: '1' });
   await client.connect(transport);
   return { client, pid: transport.pid };
@@ -84,7 +94,8 @@ export async function benchServers(options: { reads?: number; writes?: number } 
       JIRA_EMAIL: SIM_USERS.agent.email,
       JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
     };
-    const bypassArgs = (which: string) => [dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
+    // The bypass runs with the same V8 flags as the shipped servers' shebang, so only the gate differs.
+    const bypassArgs = (which: string) => ['--max-semi-space-size=2', dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
 
     const gatedRead = await spawn([dist('../bin/claw-jira-read.mjs')], serverEnv);
     const bypassRead = await spawn(bypassArgs('read'), env);

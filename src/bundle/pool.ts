@@ -21,12 +21,17 @@ export function inlineRunner(init: SegmentInit): SegmentRunner {
 }
 
 /**
- * The compiled worker next to this module. Under a TypeScript test runner there is only `verify-worker.ts`,
- * which a plain worker thread cannot load: then there is no default worker and checks run inline.
+ * The compiled worker: next to this module (tsc output, dist/bundle/), next to a bundled bin (dist/bin/, when
+ * the bundler emits it as an entry), or the tsc copy seen from dist/bin/. Under a TypeScript test runner there is
+ * only `verify-worker.ts`, which a plain worker thread cannot load: then there is none and checks run inline.
  */
 export function defaultWorkerScript(): URL | undefined {
-  const url = new URL('./verify-worker.js', import.meta.url);
-  return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(url)) ? url : undefined;
+  if (import.meta.url.endsWith('.ts')) return undefined;
+  for (const candidate of ['./verify-worker.js', './verify-worker.mjs', '../bundle/verify-worker.js']) {
+    const url = new URL(candidate, import.meta.url);
+    if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) return url;
+  }
+  return undefined;
 }
 
 export function defaultWorkerCount(): number {

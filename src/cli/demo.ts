@@ -88,7 +88,7 @@ export const demoCommand: CommandSpec = {
         JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
       };
       const connect = async (which: 'read' | 'write') => {
-        const transport = new StdioClientTransport({ command: process.execPath, args: [SERVERS[which]], env: serverEnv, stderr: 'ignore' });
+        const transport = new StdioClientTransport({ command: SERVERS[which], args: [], env: serverEnv, stderr: 'ignore' });
         const client = new Client({ name: 'claw-jira-demo', version: '0.1.0' });
         await client.connect(transport);
         clients.push(client);

@@ -131,8 +131,9 @@ export class World {
 
   async connect(server: 'read' | 'write', overrides: Record<string, string | undefined> = {}): Promise<Connected> {
     const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [SERVER_BIN[server]],
+      // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags).
+      command: SERVER_BIN[server],
+      args: [],
       env: this.serverEnv(overrides),
       stderr: 'pipe',
       cwd: this.dir,

@@ -21,7 +21,7 @@ describe('MCP Inspector CLI as a third-party client', () => {
     const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
     const { stdout } = await run(
       'npx',
-      ['-y', '@modelcontextprotocol/inspector@1.0.3', '--cli', ...envArgs, '--', process.execPath, SERVER_BIN.read, ...args],
+      ['-y', '@modelcontextprotocol/inspector@1.0.3', '--cli', ...envArgs, '--', SERVER_BIN.read, ...args],
       { timeout: 150_000, maxBuffer: 10 * 1024 * 1024, env: { ...process.env, npm_config_loglevel: 'error' } },
     );
     return JSON.parse(stdout.slice(stdout.indexOf('{')));

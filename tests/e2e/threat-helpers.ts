@@ -33,6 +33,13 @@ export const WRITER_WPC = {
   runtime: { require_cst: true, cst_policy_hash_pin: true, max_ttl_seconds: 900 },
 } as const;
 
+/** Every tool result this file's tests saw (text copy and structured content), for the leak checks. */
+export const transcript: string[] = [];
+
+function record(result: ToolCallResult): void {
+  transcript.push(result.text, JSON.stringify(result.structured));
+}
+
 /** A request that can change Jira state. Search is a POST but reads. */
 export function isWriteRequest(request: { method: string; path: string }): boolean {
   if (request.method === 'GET' || request.method === 'HEAD') return false;
@@ -79,6 +86,7 @@ export async function expectRefused(
   const before = world.sim.stateHash();
   const seq = mark(world.sim);
   const result = await callTool(connected, tool, args);
+  record(result);
   expect(result.isError, `${tool} ${JSON.stringify(args)} was not refused: ${result.text}`).toBe(true);
   expect(result.structured.code, result.text).toBe(code);
   expect(result.structured.content_trust).toBe('untrusted');
@@ -103,6 +111,7 @@ export async function expectRefused(
 /** Call a tool that must succeed (the positive controls that keep the refusals honest). */
 export async function expectAllowed(connected: Connected, tool: string, args: Record<string, unknown>): Promise<ToolCallResult> {
   const result = await callTool(connected, tool, args);
+  record(result);
   expect(result.isError, `${tool} ${JSON.stringify(args)} was refused: ${result.text}`).toBe(false);
   return result;
 }
