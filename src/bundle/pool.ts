@@ -46,7 +46,7 @@ interface Pending {
 
 /**
  * A fixed pool of worker threads fed from one queue, two tasks in flight per worker so a worker never waits
- * for the main thread between tasks. Segment bytes are transferred, not copied.
+ * for the main thread between tasks. Segment bytes are shared, results' leaves transferred: nothing large is copied.
  */
 export function workerRunner(init: SegmentInit, script: URL, count: number): SegmentRunner {
   const queue: Pending[] = [];
@@ -58,7 +58,8 @@ export function workerRunner(init: SegmentInit, script: URL, count: number): Seg
       while (inFlight.length < 2 && queue.length > 0) {
         const next = queue.shift() as Pending;
         inFlight.push(next);
-        worker.postMessage(next.task, [next.task.bytes.buffer as ArrayBuffer]);
+        // Segment bytes live in a SharedArrayBuffer: posted without a copy.
+        worker.postMessage(next.task);
       }
     }
   };

@@ -20,16 +20,18 @@ export interface SegmentTask {
   /** Position of the segment in the bundle (files by name, then lines): results are merged in this order. */
   index: number;
   file: string;
-  /** 1-based number of the first line in `bytes`. */
-  startLine: number;
-  /** Whole lines, each ending in '\n'. */
+  /**
+   * Whole lines, each ending in '\n' (a view of the file, shared with worker threads, not copied). The caller
+   * knows where the segment starts only once the segments before it are counted, so every line number in a
+   * result is relative: 1 is the segment's first line.
+   */
   bytes: Uint8Array;
   /** job/server/session of the first line of the file; null when it does not parse (then never clean). */
   identity: { job: string; server: string; session: string } | null;
 }
 
 export interface LineProblem {
-  step: 'signatures' | 'decisions' | 'tokens';
+  step: 'signatures' | 'decisions';
   code: string;
   line: number;
   message: string;
@@ -46,9 +48,9 @@ export interface TokenUse {
 export interface SegmentResult {
   index: number;
   file: string;
-  startLine: number;
   count: number;
-  /** `prev` of the first line (undefined when it does not parse): the caller links it to the previous run. */
+  /** `seq` and `prev` of the first line (undefined when it does not parse): the caller links them to the run before. */
+  firstSeq: number | undefined;
   firstPrev: string | null | undefined;
   lastHash: string | null;
   /** RFC 9162 leaf hashes, 32 bytes per line. */
@@ -110,6 +112,7 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
   const kinds = { decision: 0, outcome: 0, event: 0 };
   let clean = task.identity !== null;
   let firstPrev: string | null | undefined;
+  let firstSeq: number | undefined;
   let prevHash: string | null = null;
   let firstTime: string | null = null;
   let lastTime: string | null = null;
@@ -118,7 +121,7 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
     const end = buf.indexOf(NEWLINE, pos);
     const lineBytes = buf.subarray(pos, end);
     pos = end + 1;
-    const line = task.startLine + i;
+    const line = i + 1;
     const hashes = lineHashes(lineBytes, ctx.scratch.hash);
     leaves.set(hashes.leaf, i * 32);
     const hash = `sha256:${hashes.hex}`;
@@ -132,9 +135,11 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
       clean = false;
       continue;
     }
-    if (i === 0) firstPrev = receipt.prev;
-    else if (receipt.prev !== expectedPrev) clean = false;
-    if (receipt.seq !== line) clean = false;
+    if (i === 0) {
+      firstPrev = receipt.prev;
+      firstSeq = typeof receipt.seq === 'number' ? receipt.seq : undefined;
+    } else if (receipt.prev !== expectedPrev) clean = false;
+    if (firstSeq === undefined || receipt.seq !== firstSeq + i) clean = false;
     const id = task.identity;
     if (id && (receipt.job !== id.job || receipt.server !== id.server || receipt.session !== id.session)) clean = false;
 
@@ -157,14 +162,14 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
       if (lastTime === null || receipt.time > lastTime) lastTime = receipt.time;
     }
     if (typeof receipt.wpc_hash === 'string') wpcRefs.add(receipt.wpc_hash);
-    if (receipt.cst) checkToken(receipt.cst, line, tokens, problems);
+    if (receipt.cst) checkToken(receipt.cst, line, tokens);
     if (receipt.kind === 'decision') checkDecision(receipt, line, ctx, problems);
   }
   return {
     index: task.index,
     file: task.file,
-    startLine: task.startLine,
     count: lineCount,
+    firstSeq,
     firstPrev,
     lastHash: prevHash,
     leaves,
@@ -215,18 +220,10 @@ function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey, scra
   }
 }
 
-function checkToken(cst: NonNullable<Receipt['cst']>, line: number, tokens: Map<string, TokenUse>, problems: LineProblem[]): void {
-  const seen = tokens.get(cst.jti);
-  if (!seen) {
-    tokens.set(cst.jti, { jti: cst.jti, token_hash: cst.token_hash, sub: cst.sub, exp: cst.exp, line });
-  } else if (seen.token_hash !== cst.token_hash || seen.sub !== cst.sub || seen.exp !== cst.exp) {
-    problems.push({
-      step: 'tokens',
-      code: 'TOKEN_INCONSISTENT',
-      line,
-      message: `token ${cst.jti} is recorded with another token hash, subject or expiry than at line ${seen.line}`,
-    });
-  }
+/** Each distinct (jti, token hash, subject, expiry) once, at its first line; the caller checks consistency. */
+function checkToken(cst: NonNullable<Receipt['cst']>, line: number, tokens: Map<string, TokenUse>): void {
+  const key = `${cst.jti}\u0000${cst.token_hash}\u0000${cst.sub}\u0000${cst.exp}`;
+  if (!tokens.has(key)) tokens.set(key, { jti: cst.jti, token_hash: cst.token_hash, sub: cst.sub, exp: cst.exp, line });
 }
 
 /**

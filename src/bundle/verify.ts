@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyApproval } from '../approvals/approvals.js';
 import type { TrustStore } from '../keys/trust.js';
@@ -30,8 +30,8 @@ export interface VerifyOptions {
   /** Worker threads for signatures; 0 runs inline. Default: up to 2 when the compiled worker exists and the bundle is large. */
   workers?: number;
   workerScript?: URL;
-  /** Lines per unit of work. */
-  segmentLines?: number;
+  /** Bytes per unit of work (whole lines; default 1 MiB). */
+  segmentBytes?: number;
 }
 
 export interface StepResult {
@@ -262,6 +262,27 @@ interface FileWork {
   results: Promise<SegmentResult>[];
 }
 
+/**
+ * The file in a SharedArrayBuffer: worker threads read their segments in place, so a 100 MB bundle is never
+ * copied between threads.
+ */
+function readShared(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const view = new Uint8Array(new SharedArrayBuffer(size));
+    let done = 0;
+    while (done < size) {
+      const n = readSync(fd, view, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return Buffer.from(view.buffer, 0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 interface ReceiptState {
   total: number;
   kinds: { decision: number; outcome: number; event: number };
@@ -291,15 +312,14 @@ async function checkReceipts(
   add: Add,
 ): Promise<ReceiptState> {
   const sealed = new Map((manifest?.receipts.files ?? []).map((f) => [f.path, f]));
-  const buffers = receiptFiles.map((path) => ({ path, buf: readFileSync(join(bundleDir, path)) }));
+  const buffers = receiptFiles.map((path) => ({ path, buf: readShared(join(bundleDir, path)) }));
   const runner = chooseRunner({ trust: options.trust.toFile(), wpcs }, options, buffers.reduce((n, b) => n + b.buf.length, 0));
-  const perSegment = Math.max(1, options.segmentLines ?? 2048);
+  const perSegment = Math.max(1, options.segmentBytes ?? 1024 * 1024);
   const work: FileWork[] = [];
   let index = 0;
   try {
     for (const { path, buf } of buffers) {
-      const lastNewline = buf.lastIndexOf(NEWLINE);
-      const complete = lastNewline + 1;
+      const complete = buf.lastIndexOf(NEWLINE) + 1;
       const firstNewline = buf.indexOf(NEWLINE);
       const item: FileWork = {
         path,
@@ -311,19 +331,10 @@ async function checkReceipts(
         identity: firstNewline === -1 ? null : identityOf(buf.subarray(0, firstNewline)),
         results: [],
       };
-      let start = 0;
-      let startLine = 1;
-      while (start < complete) {
-        let end = start;
-        let lines = 0;
-        while (lines < perSegment && end < complete) {
-          end = buf.indexOf(NEWLINE, end) + 1;
-          lines++;
-        }
-        const task: SegmentTask = { index: index++, file: path, startLine, bytes: new Uint8Array(buf.subarray(start, end)), identity: item.identity };
-        item.results.push(runner.run(task));
-        item.completeLines += lines;
-        startLine += lines;
+      // Cut by size at line ends: the main thread never walks the lines, the workers count them.
+      for (let start = 0; start < complete; ) {
+        const end = start + perSegment >= complete ? complete : buf.indexOf(NEWLINE, start + perSegment - 1) + 1;
+        item.results.push(runner.run({ index: index++, file: path, bytes: new Uint8Array(buf.buffer, buf.byteOffset + start, end - start), identity: item.identity }));
         start = end;
       }
       work.push(item);
@@ -348,11 +359,13 @@ async function checkReceipts(
       // In order, as they complete: the Merkle tree grows on the main thread while workers check later segments.
       for (const pending of item.results) {
         const result = await pending;
-        if (result.firstPrev !== prevHash) clean = false;
+        const offset = item.completeLines;
+        if (result.firstPrev !== prevHash || result.firstSeq !== offset + 1) clean = false;
         if (!result.clean) clean = false;
         prevHash = result.lastHash;
+        item.completeLines += result.count;
         if (item.covered) merkle.addPacked(result.leaves, result.count);
-        mergeSegment(state, item.path, result, add);
+        mergeSegment(state, item.path, offset, result, add);
       }
       if (item.identity) {
         state.job ??= item.identity.job;
@@ -410,8 +423,8 @@ function identityOf(firstLine: Buffer): SegmentTask['identity'] {
   return null;
 }
 
-function mergeSegment(state: ReceiptState, file: string, result: SegmentResult, add: Add): void {
-  for (const p of result.problems) add({ step: p.step, code: p.code, file, line: p.line, message: p.message });
+function mergeSegment(state: ReceiptState, file: string, offset: number, result: SegmentResult, add: Add): void {
+  for (const p of result.problems) add({ step: p.step, code: p.code, file, line: offset + p.line, message: p.message });
   state.total += result.count;
   state.kinds.decision += result.kinds.decision;
   state.kinds.outcome += result.kinds.outcome;
@@ -423,14 +436,15 @@ function mergeSegment(state: ReceiptState, file: string, result: SegmentResult, 
   if (result.firstTime !== null && (state.firstTime === null || result.firstTime < state.firstTime)) state.firstTime = result.firstTime;
   if (result.lastTime !== null && (state.lastTime === null || result.lastTime > state.lastTime)) state.lastTime = result.lastTime;
   for (const use of result.tokens) {
+    const line = offset + use.line;
     const seen = state.tokens.get(use.jti);
-    if (!seen) state.tokens.set(use.jti, { ...use, file });
+    if (!seen) state.tokens.set(use.jti, { ...use, line, file });
     else if (seen.token_hash !== use.token_hash || seen.sub !== use.sub || seen.exp !== use.exp) {
       add({
         step: 'tokens',
         code: 'TOKEN_INCONSISTENT',
         file,
-        line: use.line,
+        line,
         message: `token ${use.jti} is recorded with another token hash, subject or expiry than at ${seen.file}:${seen.line}`,
       });
     }

@@ -39,6 +39,16 @@ describe('RFC 9162 Merkle tree hash', () => {
       fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 70 }), (data) => {
         const leaves = data.map((d) => leafHash(d));
         expect(hex(merkleRoot(leaves))).toBe(hex(mth(leaves)));
+        // Packed in arbitrary runs, as segments arrive from workers.
+        const builder = new MerkleBuilder();
+        for (let i = 0; i < leaves.length; i += 1 + (i % 5)) {
+          const run = leaves.slice(i, i + 1 + (i % 5));
+          const packed = new Uint8Array(run.length * 32);
+          run.forEach((leaf, j) => packed.set(leaf, j * 32));
+          builder.addPacked(packed);
+        }
+        expect(hex(builder.root())).toBe(hex(mth(leaves)));
+        expect(builder.count).toBe(leaves.length);
       }),
       { numRuns: 200 },
     );

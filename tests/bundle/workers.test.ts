@@ -39,7 +39,7 @@ describe('bundle verify on worker threads', () => {
     await sealBundle(dir, { key: env.keys.receipt });
   }, 60_000);
 
-  const threads = (d: string) => verifyBundle(d, { trust: env.trust, workers: 2, workerScript: tree.url('bundle/verify-worker.js'), segmentLines: 97 });
+  const threads = (d: string) => verifyBundle(d, { trust: env.trust, workers: 2, workerScript: tree.url('bundle/verify-worker.js'), segmentBytes: 7919 });
   const inline = (d: string) => verifyBundle(d, { trust: env.trust, workers: 0 });
 
   it('gives the same verdict, root and summary as the main thread', async () => {

@@ -62,11 +62,7 @@ export function hashOf(receipt: Receipt): string {
   return receiptHash(receiptLine(receipt));
 }
 
-/** Every receipt of a bundle folder, in file then line order (the harness reads the world's own job only). */
-export function receiptsIn(world: World, bundleDir: string): Receipt[] {
-  return world.receipts(bundleDir);
-}
-
+/** The bundle folder of another job of the world's home (a server started with a different CLAW_JOB_ID). */
 export function bundleOf(world: World, job: string): string {
   return join(world.home, 'bundles', job);
 }

@@ -166,6 +166,21 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
     }
   });
 
+  it('a transition on an issue of another project is refused by policy before anything about its workflow is told', async () => {
+    const moved = MOVED_OUT as (typeof SIM_FIXTURES.movedIssues)[number];
+    for (const transition of ['No such transition', SIM_FIXTURES.transitions.reopen]) {
+      await expectRefused(world, write, 'jira_transition_issue', { issue_key: moved.oldKey, transition }, 'PROJECT_NOT_ALLOWED', { stage: 'policy' });
+    }
+    // In an allowed project, a transition the workflow does not offer fails as an outcome; nothing is sent.
+    const before = sim.stateHash();
+    const seq = mark(sim);
+    const result = await callTool(write, 'jira_transition_issue', { issue_key: SIM_FIXTURES.issues.todo, transition: 'No such transition' });
+    expect(result.isError).toBe(true);
+    expect(result.structured.code).toBe('TRANSITION_NOT_AVAILABLE');
+    expect(writesSince(sim, seq)).toEqual([]);
+    expect(sim.stateHash()).toBe(before);
+  });
+
   it(`${MOVED_OUT?.oldKey}: commenting on it or updating it under its old key is refused, nothing changes`, async () => {
     const moved = MOVED_OUT as (typeof SIM_FIXTURES.movedIssues)[number];
     await expectRefused(world, write, 'jira_add_comment', { issue_key: moved.oldKey, body: 'the key says ENG' }, 'PROJECT_NOT_ALLOWED');

@@ -2,7 +2,7 @@
  * Threat rows "Token replay or leak", "Swapped policy" and "Tampered evidence" (PRODUCT.md), end to end: the
  * built servers over stdio, tokens and policies made by the real CLI, attacks on the files a runtime hands over.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,7 +99,20 @@ describe('threat: token replay or leak', () => {
     await expectRefused(world, read, 'jira_get_issue', { issue_key: 'ENG-6' }, 'CST_REVOKED');
     expect(await toolNames(write)).toEqual([]);
     // Other tokens of the job are untouched.
-    await expectAllowed(connections[0] as Connected, 'jira_add_comment', comment);
+    const untouched = connections[0] as Connected;
+    await expectAllowed(untouched, 'jira_add_comment', comment);
+    // Deleting the revocation list does not un-revoke: a server that saw a list refuses every token without one.
+    const listFile = clawHome(world.home).revocationFile;
+    const list = readText(listFile);
+    rmSync(listFile);
+    try {
+      await expectRefused(world, write, 'jira_add_comment', comment, 'CST_REVOCATION_UNAVAILABLE');
+      await expectRefused(world, untouched, 'jira_add_comment', comment, 'CST_REVOCATION_UNAVAILABLE');
+    } finally {
+      writeFileSync(listFile, list);
+    }
+    await expectRefused(world, write, 'jira_add_comment', comment, 'CST_REVOKED');
+    await expectAllowed(untouched, 'jira_add_comment', comment);
   });
 
   it('an expired token is refused (no clock skew); a rotated token file takes effect without a restart', async () => {
@@ -110,6 +123,24 @@ describe('threat: token replay or leak', () => {
     await expectRefused(world, write, 'jira_add_comment', comment, 'CST_EXPIRED', { stage: 'cst' });
     await freshToken('short'); // same file, new token: the runtime rotates it
     await expectAllowed(write, 'jira_add_comment', comment);
+  });
+
+  it('a token narrows the policy in force, never widens it: projects, operations and fields outside its scope are refused', async () => {
+    const { file } = await freshToken('narrow', ['--projects', 'ENG', '--ops', 'issue.search,issue.get,issue.create', '--fields', 'summary']);
+    const read = await connect('read', { CLAW_CST_FILE: file });
+    const write = await connect('write', { CLAW_CST_FILE: file });
+    expect(await toolNames(write)).toEqual(['jira_create_issue']);
+    await expectRefused(world, read, 'jira_get_issue', { issue_key: 'SEC-19' }, 'SCOPE_PROJECT_NOT_GRANTED');
+    const search = await expectAllowed(read, 'jira_search_issues', { jql: 'project = SEC' });
+    expect(search.structured.data).toMatchObject({ jql_sent: '(project = SEC) AND project in ("ENG")', issues: [] });
+    await expectRefused(world, write, 'jira_add_comment', comment, 'SCOPE_OPERATION_NOT_GRANTED');
+    const create = { project_key: 'ENG', issue_type: 'Task', summary: 'scoped' };
+    await expectRefused(world, write, 'jira_create_issue', { ...create, description: 'the WPC allows it, the token does not' }, 'SCOPE_FIELD_NOT_GRANTED');
+    await expectAllowed(write, 'jira_create_issue', create);
+    // Issuing a token wider than the WPC is refused at the source.
+    const wider = await world.cli(['cst', 'issue', '--wpc', world.wpcHash, '--job', world.job, '--projects', 'ENG,HR', '--out', join(world.dir, 'wider.cst')]);
+    expect(wider.code).not.toBe(0);
+    expect(existsSync(join(world.dir, 'wider.cst'))).toBe(false);
   });
 
   it('a token signed by a key this home does not trust is refused (CST_BAD_SIGNATURE)', async () => {

@@ -100,7 +100,7 @@ describe('threat: crash mid-write (server killed while Jira holds the write)', (
     const key = 'ENG-16';
     const crash = await world.connect('write');
     expect(crash.pid).toEqual(expect.any(Number));
-    sim.faults.add({ kind: 'latency', latencyMs: 1500, match: { method: 'PUT', pathPrefix: `/rest/api/3/issue/${key}` } });
+    sim.faults.add({ kind: 'latency', latencyMs: 2000, match: { method: 'PUT', pathPrefix: `/rest/api/3/issue/${key}` } });
     const seq = mark(sim);
     const pending = callTool(crash, 'jira_update_issue', { issue_key: key, summary: 'written while the server died' }).catch((error: unknown) => error);
     // Kill the server while the edit is in flight at Jira (sent, not answered).

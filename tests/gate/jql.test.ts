@@ -34,6 +34,8 @@ describe('confineJql', () => {
     expect(code('status = Done ORDER BY created DESC OR project = HR')).toBe('JQL_INVALID');
     expect(code('status = Done ORDER BY')).toBe('JQL_INVALID');
     expect(code('status = Done\u0000')).toBe('JQL_INVALID');
+    // Outside quotes Jira reads \" as a literal character, not the start of a string.
+    expect(code('labels = a\\") OR project = HR OR (labels = "b\\"c"')).toBe('JQL_INVALID');
   });
 
   it('refuses when no project is readable', () => {
