@@ -20,6 +20,9 @@ export function bypassExecutor(baseUrl: string, auth: JiraAuth, projects: string
     async permittedOperations() {
       return [...OPERATIONS];
     },
+    refuseUnknownTool(name: string) {
+      return { code: 'TOOL_UNKNOWN', stage: 'config', message: `no tool ${name}`, reasons: [] };
+    },
     async call(tool: Tool, raw: unknown) {
       const parsed = tool.parse(raw);
       if (!parsed.success) return { ok: false, denial: { code: 'INPUT_INVALID', stage: 'config', message: 'invalid', reasons: [] } };

@@ -314,6 +314,18 @@ export class Gate {
     }
   }
 
+  /** A call to a tool this server does not have is refused like any other call: with a receipt. */
+  refuseUnknownTool(name: string, rawArgs: unknown): Denial {
+    const base: ReceiptContent = {
+      kind: 'decision',
+      time: this.#now().toISOString(),
+      tool: name.slice(0, 200),
+      args_hash: hashOfJson(rawArgs ?? {}),
+      ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}),
+    };
+    return this.#deny(base, [], new GateDenied('TOOL_UNKNOWN', 'config', `${this.server} has no tool named ${name.slice(0, 100)}`));
+  }
+
   #context(wpc: VerifiedWpc, scope: ToolContext['scope'], exchanges: JiraExchange[]): ToolContext {
     const jira = this.#jira as JiraClient;
     const call: ToolContext['call'] = async (pending) => {

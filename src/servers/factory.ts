@@ -4,6 +4,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } f
 import { z } from 'zod';
 import { loadServerConfig } from '../config/server-config.js';
 import { Gate, type GateResult, type ServerName } from '../gate/gate.js';
+import type { Denial } from '../gate/denial.js';
 import type { Tool } from '../gate/tool.js';
 import type { Operation } from '../wpc/operations.js';
 import { denialResult, envelopeSchema, successResult, type ToolResultContent } from './output.js';
@@ -17,6 +18,7 @@ export const VERSION = '0.1.0';
 export interface CallExecutor {
   call(tool: Tool, args: unknown): Promise<GateResult>;
   permittedOperations(): Promise<Operation[]>;
+  refuseUnknownTool(name: string, args: unknown): Denial;
 }
 
 export interface ClawServerOptions {
@@ -68,14 +70,7 @@ export function createClawServer(options: ClawServerOptions): Server {
 
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<ToolResultContent> => {
     const tool = byName.get(request.params.name);
-    if (!tool) {
-      return denialResult({
-        code: 'TOOL_UNKNOWN',
-        stage: 'config',
-        message: `${options.name} has no tool named ${request.params.name.slice(0, 100)}`,
-        reasons: [{ code: 'TOOL_UNKNOWN', rule: 'tools' }],
-      });
-    }
+    if (!tool) return denialResult(options.executor.refuseUnknownTool(request.params.name, request.params.arguments ?? {}));
     const result = await options.executor.call(tool, request.params.arguments ?? {});
     return result.ok ? successResult(result.data, result.receipt) : denialResult(result.denial);
   });

@@ -99,6 +99,13 @@ describe('jira-read and jira-write over stdio (seed WPC)', () => {
     expect(world.denials('OPERATION_NOT_ALLOWED').some((receipt) => receipt.tool === 'jira_update_issue')).toBe(true);
   });
 
+  it('refuses a tool the server does not have, with a receipt (a write tool asked of the read server)', async () => {
+    const result = await callTool(read, 'jira_delete_issue', { issue_key: 'ENG-1' });
+    expect(result.isError).toBe(true);
+    expect(result.structured.code).toBe('TOOL_UNKNOWN');
+    expect(world.denials('TOOL_UNKNOWN').some((receipt) => receipt.tool === 'jira_delete_issue' && receipt.server === 'jira-read')).toBe(true);
+  });
+
   it('rejects arguments outside the schema (no free-form escape hatch, no self-approval)', async () => {
     const result = await callTool(write, 'jira_add_comment', { issue_key: 'ENG-1', body: 'hi', confirm: true });
     expect(result.isError).toBe(true);
