@@ -8,6 +8,8 @@ const entries = {
   'claw-jira-read': 'dist/servers/read.js',
   'claw-jira-write': 'dist/servers/write.js',
   'bench-bypass-server': 'dist/bench/bypass-server.js',
+  // Loaded by `bundle verify` as a worker thread; found next to the CLI bundle.
+  'verify-worker': 'dist/bundle/verify-worker.js',
 };
 
 await build({

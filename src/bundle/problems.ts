@@ -10,6 +10,8 @@ export interface BundleProblem {
   message: string;
 }
 
+export type AddProblem = (problem: BundleProblem) => void;
+
 /** The verification pipeline, in the order it runs (after sigstore-verify: each step can fail on its own). */
 export const VERIFY_STEPS = [
   'layout',

@@ -1,5 +1,5 @@
 import { isClawError } from '../util/errors.js';
-import { jsonEqual } from './segment.js';
+import { jsonEqual } from './json-equal.js';
 import { writeValue, type RollbackPlan } from './rollback.js';
 
 /** The part of the Jira client the check needs (src/jira/client.ts JiraClient satisfies it). */

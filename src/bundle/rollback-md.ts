@@ -17,7 +17,7 @@ export function renderRollbackMarkdown(plan: RollbackPlan): string {
     out.push(text(step.description), '');
     out.push(`- operation: ${step.operation ? code(step.operation) : 'none in the gated write server (a human does it in Jira)'}`);
     out.push(`- from: ${code(`${step.source.file}:${step.source.line}`)}${step.source.time ? ` at ${code(step.source.time)}` : ''}${step.source.tool ? ` by ${code(step.source.tool)}` : ''}`);
-    for (const r of step.revert) out.push(`- ${code(r.field)}: ${code(JSON.stringify(r.from ?? null))} → ${code(JSON.stringify(r.to ?? null))}`);
+    for (const r of step.revert) out.push(`- ${code(r.field)}: ${code(json(r.from))} → ${code(json(r.to))}`);
     for (const w of step.warnings) out.push(`- **warning:** ${text(w)}`);
     out.push('');
     if (step.call) {
@@ -37,6 +37,12 @@ export function renderRollbackMarkdown(plan: RollbackPlan): string {
   );
   out.push(fence(JSON.stringify(plan.wpc_suggestion, null, 2), 'json'), '');
   return out.join('\n');
+}
+
+/** A recorded value on one line, bounded: a deleted issue's before-value is every field it had. */
+function json(value: unknown): string {
+  const text = JSON.stringify(value ?? null);
+  return text.length > 300 ? `${text.slice(0, 300)}… (${text.length - 300} more characters; see --format json)` : text;
 }
 
 function longestRun(value: string): number {

@@ -519,7 +519,12 @@ export class Gate {
         wpc_hash: wpc.hash,
         jira,
         issue_keys: target.issueKeys,
-        outcome: { status: 'failed', code, message: inDoubt ? `${message} (the write may or may not have been applied)` : message },
+        outcome: {
+          status: 'failed',
+          code,
+          message: inDoubt ? `${message} (the write may or may not have been applied)` : message,
+          ...(inDoubt ? { in_doubt: true } : {}),
+        },
       });
     } catch {
       receipt = undefined;

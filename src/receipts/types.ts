@@ -47,7 +47,8 @@ export interface ReceiptContent {
   jira?: JiraExchange[];
   issue_keys?: string[];
   changes?: FieldChange[];
-  outcome?: { status: OutcomeStatus; code?: string; message?: string };
+  /** `in_doubt`: a failed write that may nevertheless have been applied (no complete answer, or a 5xx). */
+  outcome?: { status: OutcomeStatus; code?: string; message?: string; in_doubt?: boolean };
   /** For an outcome: the hash of the decision receipt it closes. */
   decision_ref?: string;
   approval?: { request_id: string; approval_id?: string };

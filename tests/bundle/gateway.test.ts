@@ -102,7 +102,10 @@ describe('bundle import-gateway', () => {
     const dir = copyBundle(env, built.dir, 'gw-tampered');
     const file = join(dir, 'gateway', 'clawproxy.jsonl');
     const lines = readFileSync(file, 'utf8').split('\n');
-    lines[2] = `${(lines[2] as string).slice(0, -2)}AA`;
+    // One character in the middle of the signature, replaced by a different one.
+    const line = lines[2] as string;
+    const at = line.length - 20;
+    lines[2] = `${line.slice(0, at)}${line[at] === 'A' ? 'B' : 'A'}${line.slice(at + 1)}`;
     writeFileSync(file, lines.join('\n'));
     const result = await verifyBundle(dir, { trust: env.trust, gatewayTrust: keys });
     expect(result.problems).toEqual(

@@ -87,7 +87,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`bundle report in headless Chromium (${CH
     expect(await tab.locator('code.wpc').innerText()).toBe(built.wpc.hash);
     expect(await tab.locator('script').count()).toBe(0);
     expect(await tab.locator('img').count()).toBe(0);
-    expect(await tab.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await tab.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await tab.title()).toBe('claw-jira proof bundle job-report: VERIFIED');
     expect(requests).toEqual([pathToFileURL(path).href]);
     await tab.screenshot({ path: join(OUT, 'bundle-report.png'), fullPage: true });

@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeManifest, isSealFile, listReceiptFiles, sealBundle, verifyBundle, writeSeal, type BundleProblem } from '../../src/bundle/index.js';
@@ -8,7 +8,8 @@ import { ReceiptLog } from '../../src/receipts/log.js';
 import { receiptHash, receiptLine, signReceipt } from '../../src/receipts/sign.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { addressHex } from '../../src/wpc/registry.js';
-import { BASE_WPC, copyBundle, makeEnv, readLines, sealedBundle, signedWpc, writeLines, type BuiltBundle, type Env } from './fixture.js';
+import { decide } from '../../src/gate/decide.js';
+import { BASE_WPC, copyBundle, makeEnv, placeWpc, readLines, Recorder, sealedBundle, signedWpc, writeLines, type BuiltBundle, type Env } from './fixture.js';
 
 let env: Env;
 let sealed: BuiltBundle;
@@ -214,10 +215,61 @@ describe('bundle verify: a sealed bundle from real receipts', () => {
     const file = `approvals/${sealed.approvalId}.json`;
     const { problems } = await tampered('approval', (dir) => {
       const record = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { approval: string };
-      record.approval = `${record.approval.slice(0, -4)}AAAA`;
+      const at = record.approval.length - 20;
+      record.approval = `${record.approval.slice(0, at)}${record.approval[at] === 'A' ? 'B' : 'A'}${record.approval.slice(at + 1)}`;
       writeFileSync(join(dir, file), JSON.stringify(record));
     });
     expect(has(problems, { step: 'approvals', code: 'APPROVAL_CHANGED', file })).toBe(true);
     expect(has(problems, { step: 'approvals', code: 'APPROVAL_INVALID', file })).toBe(true);
+  });
+
+  it('names a deleted receipt file', async () => {
+    const { problems } = await tampered('file-gone', (dir) => rmSync(join(dir, sealed.readFile)));
+    expect(has(problems, { step: 'files', code: 'RECEIPT_FILE_MISSING', file: sealed.readFile })).toBe(true);
+  });
+});
+
+describe('bundle verify: what a lying gate would record (validly signed)', () => {
+  it('re-runs each decision and names the ones the policy does not give, and inconsistent tokens', async () => {
+    const dir = join(env.root, 'bundles', 'liar');
+    const wpc = await signedWpc(env);
+    placeWpc(dir, wpc);
+    const log = ReceiptLog.open({ bundleDir: dir, job: 'liar', server: 'jira-write', key: env.keys.receipt, session: 's' });
+    const cst = { jti: 'jti-aaaaaaaaaaaaaaaa', token_hash: `sha256:${'a'.repeat(64)}`, sub: 'agent', exp: 2_000_000_000 };
+    const rec = new Recorder(log, wpc, cst, undefined);
+    rec.decision('jira_get_issue', { operation: 'issue.get', project: 'ENG', issueType: 'Task' });
+    const request = { operation: 'issue.update' as const, project: 'ENG', issueType: 'Task', fieldsWrite: ['security'] };
+    const honest = decide(request, wpc.policy);
+    const base = { kind: 'decision' as const, time: rec.time(), tool: 'jira_update_issue', operation: 'issue.update' as const, wpc_hash: wpc.hash, request };
+    // Line 2: the recorded policy decision is not what the policy gives.
+    log.append({ ...base, cst, policy_decision: { effect: 'allow', reasons: [] }, decision: { effect: 'allow', stage: 'allowed', reasons: [] } });
+    // Line 3: the honest policy decision, overridden by the gate.
+    log.append({ ...base, cst, policy_decision: honest, decision: { effect: 'allow', stage: 'allowed', reasons: [] } });
+    // Line 4: the same token id with another token hash.
+    log.append({ ...base, cst: { ...cst, token_hash: `sha256:${'b'.repeat(64)}` }, policy_decision: honest, decision: { effect: 'deny', stage: 'policy', reasons: honest.reasons } });
+    log.close();
+    await sealBundle(dir, { key: env.keys.receipt });
+    const { problems } = await verifyBundle(dir, { trust: env.trust });
+    const file = 'receipts/jira-write-s.jsonl';
+    expect(problems.filter((p) => p.step === 'decisions')).toEqual([
+      expect.objectContaining({ code: 'DECISION_MISMATCH', file, line: 2 }),
+      expect.objectContaining({ code: 'DECISION_OVERRIDES_POLICY', file, line: 3 }),
+    ]);
+    expect(has(problems, { step: 'tokens', code: 'TOKEN_INCONSISTENT', file, line: 4 })).toBe(true);
+  });
+
+  it('refuses to seal a damaged or empty bundle', async () => {
+    const damaged = copyBundle(env, sealed.dir, 'seal-damaged');
+    for (const f of ['manifest.json', 'manifest.sig', listReceiptFiles(damaged).find(isSealFile) as string]) rmSync(join(damaged, f));
+    const lines = readLines(damaged, sealed.writeFile);
+    lines.splice(1, 1);
+    writeLines(damaged, sealed.writeFile, lines);
+    await expect(sealBundle(damaged, { key: env.keys.receipt })).rejects.toMatchObject({
+      code: 'BUNDLE_DAMAGED',
+      message: expect.stringContaining(`${sealed.writeFile}:2: RECEIPT_SEQ_MISMATCH`),
+    });
+    const empty = join(env.root, 'bundles', 'empty');
+    mkdirSync(empty, { recursive: true });
+    await expect(sealBundle(empty, { key: env.keys.receipt })).rejects.toMatchObject({ code: 'BUNDLE_EMPTY' });
   });
 });

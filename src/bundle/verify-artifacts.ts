@@ -1,0 +1,217 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { verifyApproval } from '../approvals/approvals.js';
+import type { TrustStore } from '../keys/trust.js';
+import { hashAddress } from '../util/canonical.js';
+import { isClawError } from '../util/errors.js';
+import { wpcDocumentFromBytes } from '../wpc/document.js';
+import type { Wpc } from '../wpc/schema.js';
+import { verifyWpcSignature } from '../wpc/signature.js';
+import { readApprovals } from './approvals.js';
+import { parseGatewayKeys, verifyGatewayText, type GatewayKeys } from './gateway.js';
+import { BUNDLE, gatewayJwksPath, isSealFile, listGatewayFiles } from './layout.js';
+import { parseManifest, verifyManifestSignature, type Manifest } from './manifest.js';
+import type { AddProblem } from './problems.js';
+import { SEALED_EVENT } from './seal.js';
+import { readBundleWpcs } from './wpc-files.js';
+
+/**
+ * The steps of `bundle verify` about everything but the receipt lines: the manifest and its signature, the
+ * seal receipt, the WPCs, approvals and gateway receipts. Each adds problems; none throws for what it finds.
+ */
+export async function checkManifest(
+  bundleDir: string,
+  trust: TrustStore,
+  expectManifestHash: string | undefined,
+  add: AddProblem,
+): Promise<{ manifest: Manifest | undefined; hash: string | null; signer: string | null }> {
+  const path = join(bundleDir, BUNDLE.manifest);
+  if (!existsSync(path)) {
+    add({ step: 'manifest', code: 'MANIFEST_MISSING', file: BUNDLE.manifest, message: 'the bundle is not sealed (no manifest.json)' });
+    return { manifest: undefined, hash: null, signer: null };
+  }
+  const bytes = new Uint8Array(readFileSync(path));
+  const hash = hashAddress(bytes);
+  const parsed = parseManifest(bytes);
+  if (!parsed.ok) add({ step: 'manifest', code: parsed.code, file: BUNDLE.manifest, message: parsed.message });
+  let signer: string | null = null;
+  const sigPath = join(bundleDir, BUNDLE.manifestSig);
+  if (!existsSync(sigPath)) {
+    add({ step: 'manifest', code: 'MANIFEST_SIGNATURE_MISSING', file: BUNDLE.manifestSig, message: 'manifest.sig is missing' });
+  } else {
+    const check = await verifyManifestSignature(readFileSync(sigPath, 'utf8'), bytes, trust);
+    if (check.ok) signer = check.payload.kid;
+    else add({ step: 'manifest', code: check.code, file: check.code === 'MANIFEST_HASH_MISMATCH' ? BUNDLE.manifest : BUNDLE.manifestSig, message: check.message });
+    if (check.ok && parsed.ok && check.payload.job !== parsed.manifest.job) {
+      add({ step: 'manifest', code: 'MANIFEST_SIGNATURE_INVALID', file: BUNDLE.manifestSig, message: 'the signature is for another job' });
+    }
+  }
+  if (expectManifestHash !== undefined && expectManifestHash !== hash) {
+    add({
+      step: 'manifest',
+      code: 'MANIFEST_NOT_EXPECTED',
+      file: BUNDLE.manifest,
+      message: `manifest.json is ${hash}, not the expected ${expectManifestHash}: the bundle was sealed again`,
+    });
+  }
+  return { manifest: parsed.ok ? parsed.manifest : undefined, hash, signer };
+}
+
+export async function checkWpcs(
+  bundleDir: string,
+  trust: TrustStore,
+  manifest: Manifest | undefined,
+  add: AddProblem,
+): Promise<{ authentic: { hash: string; policy: Wpc }[]; present: Set<string>; signers: Set<string> }> {
+  const { wpcs, strays } = readBundleWpcs(bundleDir);
+  const authentic: { hash: string; policy: Wpc }[] = [];
+  const signers = new Set<string>();
+  for (const stray of strays) add({ step: 'wpc', code: 'WPC_UNEXPECTED_FILE', file: stray, message: 'not a WPC file (wpc/<hex>.json with wpc/<hex>.sig)' });
+  for (const wpc of wpcs) {
+    try {
+      authentic.push({ hash: wpc.hash, policy: wpcDocumentFromBytes(wpc.bytes, wpc.hash).policy });
+    } catch (error) {
+      add({ step: 'wpc', code: isClawError(error) ? error.code : 'WPC_INVALID', file: wpc.path, message: isClawError(error) ? error.message : 'invalid WPC' });
+    }
+    if (wpc.signature === undefined || wpc.signature.trim() === '') {
+      add({ step: 'wpc', code: 'WPC_SIGNATURE_MISSING', file: wpc.sigPath, message: 'the WPC has no signature' });
+    } else {
+      try {
+        const signer = await verifyWpcSignature(wpc.signature, wpc.hash, trust);
+        signers.add(signer.kid);
+      } catch (error) {
+        add({ step: 'wpc', code: isClawError(error) ? error.code : 'WPC_SIGNATURE_INVALID', file: wpc.sigPath, message: isClawError(error) ? error.message : 'bad signature' });
+      }
+    }
+  }
+  const present = new Set(wpcs.map((w) => w.hash));
+  if (manifest) {
+    for (const sealed of manifest.wpcs) {
+      const now = wpcs.find((w) => w.hash === sealed.hash);
+      if (!now) add({ step: 'wpc', code: 'WPC_MISSING', file: sealed.path, message: `WPC ${sealed.hash} was sealed but is gone` });
+      else if (hashAddress(now.signature ?? '') !== sealed.sig_sha256) {
+        add({ step: 'wpc', code: 'WPC_SIGNATURE_CHANGED', file: sealed.sig_path, message: 'the WPC signature file is not the one sealed' });
+      }
+    }
+    for (const wpc of wpcs) {
+      if (!manifest.wpcs.some((s) => s.hash === wpc.hash)) add({ step: 'wpc', code: 'WPC_ADDED', file: wpc.path, message: 'a WPC that was not sealed' });
+    }
+  }
+  return { authentic, present, signers };
+}
+
+/**
+ * Exactly one seal receipt outside the manifest, naming this manifest. A seal receipt the manifest covers means
+ * the bundle was sealed before and sealed again; one naming another manifest means the manifest was replaced.
+ */
+export function checkSeal(bundleDir: string, receiptFiles: string[], manifest: Manifest | undefined, manifestHash: string | null, add: AddProblem): void {
+  if (!manifest) return;
+  const covered = new Set(manifest.receipts.files.map((f) => f.path));
+  const seals = receiptFiles.filter(isSealFile);
+  let matching = 0;
+  for (const path of seals) {
+    if (covered.has(path)) {
+      add({ step: 'seal', code: 'BUNDLE_RESEALED', file: path, line: 1, message: 'an earlier seal of this bundle is covered by the current manifest: the bundle was sealed twice' });
+      continue;
+    }
+    const lines = readFileSync(join(bundleDir, path), 'utf8').split('\n').filter((l) => l !== '');
+    let event: { type?: unknown; manifest_hash?: unknown } | undefined;
+    let job: unknown;
+    try {
+      const receipt = JSON.parse(lines[0] ?? '') as { event?: { type?: unknown; manifest_hash?: unknown }; job?: unknown };
+      event = receipt.event;
+      job = receipt.job;
+    } catch {
+      event = undefined;
+    }
+    if (!event || event.type !== SEALED_EVENT) {
+      add({ step: 'seal', code: 'SEAL_MALFORMED', file: path, line: 1, message: `not a ${SEALED_EVENT} receipt` });
+      continue;
+    }
+    if (lines.length > 1) add({ step: 'seal', code: 'RECEIPT_APPENDED', file: path, line: 2, message: 'a seal log holds exactly one receipt' });
+    if (job !== manifest.job) add({ step: 'seal', code: 'SEAL_MALFORMED', file: path, line: 1, message: 'the seal receipt is for another job' });
+    if (event.manifest_hash === manifestHash) matching += 1;
+    else {
+      add({
+        step: 'seal',
+        code: seals.length > 1 ? 'BUNDLE_RESEALED' : 'SEAL_MANIFEST_MISMATCH',
+        file: path,
+        line: 1,
+        message: `this seal names manifest ${String(event.manifest_hash)}, but manifest.json is ${String(manifestHash)}: the manifest was replaced`,
+      });
+    }
+  }
+  if (matching === 0 && !seals.some((p) => !covered.has(p))) {
+    add({ step: 'seal', code: 'SEAL_MISSING', file: BUNDLE.receipts, message: 'no seal receipt (receipts/seal-*.jsonl) names this manifest' });
+  }
+}
+
+export function bundleReceiptKeys(bundleDir: string): string[] {
+  try {
+    const file = JSON.parse(readFileSync(join(bundleDir, BUNDLE.trustFile), 'utf8')) as { keys?: { role?: string; kid?: string }[] };
+    return (file.keys ?? []).filter((k) => k.role === 'receipt' && typeof k.kid === 'string').map((k) => k.kid as string);
+  } catch {
+    return [];
+  }
+}
+
+export async function checkApprovals(bundleDir: string, trust: TrustStore, manifest: Manifest | undefined, add: AddProblem): Promise<number> {
+  const records = readApprovals(bundleDir);
+  for (const record of records) {
+    const sealed = manifest?.approvals.find((a) => a.path === record.path);
+    if (manifest && !sealed) add({ step: 'approvals', code: 'APPROVAL_ADDED', file: record.path, message: 'an approval file that was not sealed' });
+    else if (sealed && sealed.sha256 !== record.sha256) add({ step: 'approvals', code: 'APPROVAL_CHANGED', file: record.path, message: 'the approval file is not the one sealed' });
+    if (record.content === undefined) add({ step: 'approvals', code: 'APPROVAL_MALFORMED', file: record.path, message: 'not a JSON object' });
+    if (record.approvalJws) {
+      try {
+        const claims = await verifyApproval(record.approvalJws, trust);
+        if (claims.request_id !== record.requestId || (manifest && claims.job !== manifest.job)) {
+          add({ step: 'approvals', code: 'APPROVAL_MISMATCH', file: record.path, message: 'the signed approval is for another request or job' });
+        }
+      } catch {
+        add({ step: 'approvals', code: 'APPROVAL_INVALID', file: record.path, message: 'the approval is not signed by a trusted approver key' });
+      }
+    }
+  }
+  for (const sealed of manifest?.approvals ?? []) {
+    if (!records.some((r) => r.path === sealed.path)) add({ step: 'approvals', code: 'APPROVAL_MISSING', file: sealed.path, message: 'a sealed approval file is gone' });
+  }
+  return records.length;
+}
+
+export async function checkGateway(
+  bundleDir: string,
+  gatewayTrust: GatewayKeys | undefined,
+  manifest: Manifest | undefined,
+  add: AddProblem,
+  warnings: string[],
+): Promise<{ files: number; receipts: number }> {
+  const files = listGatewayFiles(bundleDir);
+  let receipts = 0;
+  for (const path of files) {
+    const bytes = readFileSync(join(bundleDir, path));
+    const jwksPath = gatewayJwksPath(path);
+    const sealed = manifest?.gateway.find((g) => g.path === path);
+    if (manifest && !sealed) add({ step: 'gateway', code: 'GATEWAY_ADDED', file: path, message: 'gateway receipts that were not sealed' });
+    else if (sealed && sealed.sha256 !== hashAddress(bytes)) add({ step: 'gateway', code: 'GATEWAY_CHANGED', file: path, message: 'the gateway receipt file is not the one sealed' });
+    let keys = gatewayTrust;
+    if (!keys) {
+      try {
+        const jwksBytes = readFileSync(join(bundleDir, jwksPath));
+        if (sealed && sealed.jwks_sha256 !== hashAddress(jwksBytes)) add({ step: 'gateway', code: 'GATEWAY_KEYS_CHANGED', file: jwksPath, message: 'the gateway JWKS is not the one sealed' });
+        keys = await parseGatewayKeys(JSON.parse(jwksBytes.toString('utf8')));
+        warnings.push(`${path} was checked against the JWKS copied into the bundle (${jwksPath}); pass --gateway-trust <jwks> for an independent check`);
+      } catch {
+        add({ step: 'gateway', code: 'GATEWAY_KEYS_MISSING', file: jwksPath, message: 'no usable gateway JWKS beside the receipts' });
+        continue;
+      }
+    }
+    const { entries, problems } = verifyGatewayText(bytes.toString('utf8'), keys);
+    receipts += entries.length;
+    for (const p of problems) add({ step: 'gateway', code: p.code, file: path, line: p.line, message: p.message });
+  }
+  for (const sealed of manifest?.gateway ?? []) {
+    if (!files.includes(sealed.path)) add({ step: 'gateway', code: 'GATEWAY_MISSING', file: sealed.path, message: 'sealed gateway receipts are gone' });
+  }
+  return { files: files.length, receipts };
+}
