@@ -41,6 +41,14 @@ export type GateResult =
   | { ok: true; data: unknown; receipt: string; decision_receipt: string; outcome: 'succeeded' }
   | { ok: false; denial: Denial };
 
+/** An allowed call whose decision receipt is durable: what its outcome receipt must name. */
+interface AllowedCall {
+  tool: Tool;
+  argsHash: string;
+  decisionReceipt: string;
+  wpcHash: string;
+}
+
 /** Codes for the state a misconfigured server is in; each call repeats it so the user sees what to fix. */
 interface StartupProblem {
   code: string;
@@ -275,19 +283,11 @@ export class Gate {
 
       // From here the call is allowed and receipted; what Jira does is an outcome, never a denial.
       const mark = exchanges.length;
+      const call: AllowedCall = { tool, argsHash, decisionReceipt, wpcHash: wpc.hash };
       try {
         const run = await tool.run(args, target, ctx);
         const applied = run.applied !== false;
-        const outcome = this.#append({
-          kind: 'outcome',
-          time: this.#now().toISOString(),
-          tool: tool.name,
-          operation: tool.operation,
-          args_hash: argsHash,
-          decision_ref: decisionReceipt,
-          wpc_hash: wpc.hash,
-          jira: exchanges.slice(mark),
-          issue_keys: [...new Set([...target.issueKeys, ...(run.issueKeys ?? [])])],
+        const outcome = this.#appendOutcome(call, exchanges.slice(mark), [...target.issueKeys, ...(run.issueKeys ?? [])], {
           ...(run.changes ? { changes: run.changes } : {}),
           outcome: applied
             ? { status: 'succeeded' }
@@ -307,7 +307,7 @@ export class Gate {
         }
         return { ok: true, data: run.data, receipt: outcome, decision_receipt: decisionReceipt, outcome: 'succeeded' };
       } catch (error) {
-        return { ok: false, denial: this.#failedOutcome(tool, argsHash, decisionReceipt, wpc, exchanges.slice(mark), target, error) };
+        return { ok: false, denial: this.#failedOutcome(call, exchanges.slice(mark), target, error) };
       }
     } catch (error) {
       return { ok: false, denial: this.#deny(base, exchanges, error) };
@@ -501,7 +501,23 @@ export class Gate {
     return denial;
   }
 
-  #failedOutcome(tool: Tool, argsHash: string, decisionReceipt: string, wpc: VerifiedWpc, jira: JiraExchange[], target: Target, error: unknown): Denial {
+  /** The outcome receipt of an allowed call: what Jira did, closing the decision receipt it names. */
+  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome'>): string {
+    return this.#append({
+      kind: 'outcome',
+      time: this.#now().toISOString(),
+      tool: call.tool.name,
+      operation: call.tool.operation,
+      args_hash: call.argsHash,
+      decision_ref: call.decisionReceipt,
+      wpc_hash: call.wpcHash,
+      jira,
+      issue_keys: [...new Set(issueKeys)],
+      ...content,
+    });
+  }
+
+  #failedOutcome(call: AllowedCall, jira: JiraExchange[], target: Target, error: unknown): Denial {
     // A tool may still refuse after the decision (e.g. no such transition): keep its code, not INTERNAL_ERROR.
     const known = isClawError(error) || error instanceof GateDenied;
     const code = known ? error.code : 'INTERNAL_ERROR';
@@ -509,16 +525,7 @@ export class Gate {
     const message = known ? error.message : 'internal error while calling Jira';
     let receipt: string | undefined;
     try {
-      receipt = this.#append({
-        kind: 'outcome',
-        time: this.#now().toISOString(),
-        tool: tool.name,
-        operation: tool.operation,
-        args_hash: argsHash,
-        decision_ref: decisionReceipt,
-        wpc_hash: wpc.hash,
-        jira,
-        issue_keys: target.issueKeys,
+      receipt = this.#appendOutcome(call, jira, target.issueKeys, {
         outcome: {
           status: 'failed',
           code,

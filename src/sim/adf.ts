@@ -3,18 +3,9 @@
  * and plain-text / HTML renderings (JQL text search, changelog strings, `renderedFields`).
  */
 
-export interface AdfMark {
-  type: string;
-  attrs?: Record<string, unknown>;
-}
+import type { AdfMark, AdfNode } from '../jira/adf/types.js';
 
-export interface AdfNode {
-  type: string;
-  attrs?: Record<string, unknown>;
-  content?: AdfNode[];
-  marks?: AdfMark[];
-  text?: string;
-}
+export type { AdfMark, AdfNode };
 
 export interface AdfDoc extends AdfNode {
   type: 'doc';
