@@ -57,9 +57,10 @@ interface StartupProblem {
 
 /**
  * The one choke point. Every tool call of both servers passes through `call`, in this order:
- * input → WPC still the one verified at start → CST (signature, claims, revocation, replay) → real target
- * from Jira → policy decision → kill switch → approval → budget → durable decision receipt → Jira →
- * read-back → durable outcome receipt. Any step that cannot complete refuses the call (fail closed).
+ * WPC still the one verified at start → input → CST (signature, claims, revocation, replay) → operation
+ * allowed at all → kill switch (writes) → real target from Jira → policy decision → approval → budget →
+ * durable decision receipt → Jira → read-back → durable outcome receipt. Any step that cannot complete
+ * refuses the call (fail closed), with a denial receipt.
  */
 export class Gate {
   readonly server: ServerName;
@@ -247,6 +248,9 @@ export class Gate {
         base.policy_decision = operationOnly;
         throw policyDenial(operationOnly.reasons);
       }
+      // The kill switch stops writes before anything, target lookups included, reaches Jira.
+      const write = isWriteOperation(tool.operation);
+      if (write) this.#checkKillSwitch();
 
       const ctx = this.#context(wpc, scope, exchanges);
       let target: Target;
@@ -270,8 +274,6 @@ export class Gate {
         throw policyDenial(decision.reasons);
       }
 
-      const write = isWriteOperation(tool.operation);
-      if (write) this.#checkKillSwitch();
       if (write) await this.#checkApproval(tool, args, argsHash, wpc, target, base);
       if (write) base.budget = await this.#spendBudget(tool.operation, wpc);
 
