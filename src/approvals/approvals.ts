@@ -152,6 +152,23 @@ export class ApprovalStore {
     return claims;
   }
 
+  /** Close a request that was approved another way (an MCP elicitation), so it is never offered again. */
+  markUsed(requestId: string, now: Date = new Date()): void {
+    const name = this.#find(requestId);
+    if (!name) return;
+    const base = join(this.dir, name.slice(0, -'.request.json'.length));
+    try {
+      const fd = openSync(`${base}.used`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      try {
+        writeAll(fd, now.toISOString());
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // Already marked: nothing to do.
+    }
+  }
+
   /**
    * Use an approval for this exact call, once. Returns undefined when there is none (the gate then files a
    * request). The `.used` marker is created with O_EXCL: of two servers racing on one approval, one wins.

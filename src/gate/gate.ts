@@ -15,7 +15,7 @@ import { isJiraError } from '../jira/errors.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage, FieldChange, GateReason, JiraExchange, ReceiptContent } from '../receipts/types.js';
 import { ApprovalStore } from '../approvals/approvals.js';
-import { ALWAYS_APPROVAL, isWriteOperation, type Operation } from '../wpc/operations.js';
+import { ALWAYS_APPROVAL, NEVER_ELICIT, isWriteOperation, type Operation } from '../wpc/operations.js';
 import { WpcRegistry, registryBackend, addressHex, LocalRegistryBackend, type VerifiedWpc } from '../wpc/registry.js';
 import { WpcError } from '../wpc/errors.js';
 import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
@@ -35,6 +35,17 @@ export interface GateOptions {
   /** Injected by tests; built from the config otherwise. */
   jira?: JiraClient;
   now?: () => Date;
+}
+
+/**
+ * Asks the human at the MCP client to confirm one exact call (MCP elicitation). Offered only for
+ * operations the WPC lists in `approval.elicitation`, never for high-risk ones, and only when the client
+ * supports it. Resolves true only on an explicit yes.
+ */
+export type ConfirmWithUser = (message: string) => Promise<boolean>;
+
+export interface CallOptions {
+  confirm?: ConfirmWithUser;
 }
 
 export type GateResult =
@@ -204,7 +215,7 @@ export class Gate {
     }
   }
 
-  async call(tool: Tool, rawArgs: unknown): Promise<GateResult> {
+  async call(tool: Tool, rawArgs: unknown, options: CallOptions = {}): Promise<GateResult> {
     const argsHash = hashOfJson(rawArgs ?? {});
     const base: ReceiptContent = {
       kind: 'decision',
@@ -274,7 +285,7 @@ export class Gate {
         throw policyDenial(decision.reasons);
       }
 
-      if (write) await this.#checkApproval(tool, args, argsHash, wpc, target, base);
+      if (write) await this.#checkApproval(tool, args, argsHash, wpc, target, base, options.confirm);
       if (write) base.budget = await this.#spendBudget(tool.operation, wpc);
 
       const decisionReceipt = this.#append({
@@ -398,7 +409,15 @@ export class Gate {
     this.#killSwitchSeen = false;
   }
 
-  async #checkApproval(tool: Tool, args: unknown, argsHash: string, wpc: VerifiedWpc, target: Target, base: ReceiptContent): Promise<void> {
+  async #checkApproval(
+    tool: Tool,
+    args: unknown,
+    argsHash: string,
+    wpc: VerifiedWpc,
+    target: Target,
+    base: ReceiptContent,
+    confirm: ConfirmWithUser | undefined,
+  ): Promise<void> {
     const needs = ALWAYS_APPROVAL.includes(tool.operation) || (wpc.policy.approval?.operations ?? []).includes(tool.operation);
     if (!needs) return;
     const call = { job: this.#config.job, tool: tool.name, args_hash: argsHash, wpc_hash: wpc.hash };
@@ -410,7 +429,7 @@ export class Gate {
       throw new GateDenied(isClawError(error) ? error.code : 'APPROVAL_INVALID', 'approval', describeError(error));
     }
     if (approved) {
-      base.approval = { request_id: approved.request.request_id, approval_id: approved.claims.request_id };
+      base.approval = { request_id: approved.request.request_id, approval_id: approved.claims.request_id, via: 'signed' };
       this.#bundleApproval(approved.request.request_id, { request: approved.request, approval: approved.approvalJws, used_at: approved.usedAt });
       return;
     }
@@ -424,8 +443,20 @@ export class Gate {
       target: { ...(target.project ? { project: target.project } : {}), issue_keys: target.issueKeys },
       wpc_hash: wpc.hash,
     }, this.#now());
-    this.#bundleApproval(request.request_id, { request });
     base.approval = { request_id: request.request_id };
+    if (confirm && canElicit(tool.operation, wpc)) {
+      const accepted = await confirm(confirmationText(tool, args, target, wpc)).catch(() => false);
+      this.#bundleApproval(request.request_id, { request, elicitation: { accepted, answered_at: this.#now().toISOString() } });
+      if (accepted) {
+        base.approval = { request_id: request.request_id, approval_id: request.request_id, via: 'elicitation' };
+        this.#approvals.markUsed(request.request_id, this.#now());
+        return;
+      }
+      throw new GateDenied('APPROVAL_DECLINED', 'approval', 'the user declined this call when asked to confirm it', [
+        { code: 'APPROVAL_DECLINED', rule: `approval.elicitation[${tool.operation}]` },
+      ]);
+    }
+    this.#bundleApproval(request.request_id, { request });
     throw new GateDenied(
       'APPROVAL_REQUIRED',
       'approval',
@@ -564,6 +595,21 @@ function fileStamp(path: string): string {
   } catch {
     return 'missing';
   }
+}
+
+/** Elicitation stands in for a signed approval only where the WPC says so, and never for high-risk operations. */
+function canElicit(operation: Operation, wpc: VerifiedWpc): boolean {
+  return (wpc.policy.approval?.elicitation ?? []).includes(operation) && !NEVER_ELICIT.includes(operation) && !ALWAYS_APPROVAL.includes(operation);
+}
+
+/** What the human is asked: the exact call, in words and in full. The arguments come from the model: shown, never trusted. */
+function confirmationText(tool: Tool, args: unknown, target: Target, wpc: VerifiedWpc): string {
+  const where = [target.project, ...target.issueKeys].filter(Boolean).join(' ');
+  return [
+    `Allow this ${tool.operation} call once? (policy ${wpc.hash.slice(0, 19)}…)`,
+    `Tool: ${tool.name}${where ? ` on ${where}` : ''}`,
+    `Arguments: ${JSON.stringify(args, null, 2).slice(0, 4000)}`,
+  ].join('\n');
 }
 
 /** A policy denial names its headline rule, so the model (and the human reading along) sees why. */

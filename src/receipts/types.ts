@@ -51,7 +51,8 @@ export interface ReceiptContent {
   outcome?: { status: OutcomeStatus; code?: string; message?: string; in_doubt?: boolean };
   /** For an outcome: the hash of the decision receipt it closes. */
   decision_ref?: string;
-  approval?: { request_id: string; approval_id?: string };
+  /** `via`: a signed approval (`claw-jira approve`) or, for low-risk operations the WPC lists, an MCP elicitation. */
+  approval?: { request_id: string; approval_id?: string; via?: 'signed' | 'elicitation' };
   /** Budget usage after this call: lets review flag budgets near their limit. */
   budget?: Record<string, { used: number; limit: number }>;
   event?: { type: string; [key: string]: unknown };

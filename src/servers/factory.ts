@@ -3,7 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { loadServerConfig } from '../config/server-config.js';
-import { Gate, type GateResult, type ServerName } from '../gate/gate.js';
+import { Gate, type CallOptions, type GateResult, type ServerName } from '../gate/gate.js';
 import type { Denial } from '../gate/denial.js';
 import type { Tool } from '../gate/tool.js';
 import type { Operation } from '../wpc/operations.js';
@@ -16,7 +16,7 @@ export const VERSION = '0.1.0';
  * executor in its own entry point to measure the gate's cost, and no setting of the shipped bins reaches it.
  */
 export interface CallExecutor {
-  call(tool: Tool, args: unknown): Promise<GateResult>;
+  call(tool: Tool, args: unknown, options?: CallOptions): Promise<GateResult>;
   permittedOperations(): Promise<Operation[]>;
   refuseUnknownTool(name: string, args: unknown): Denial;
 }
@@ -71,10 +71,29 @@ export function createClawServer(options: ClawServerOptions): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<ToolResultContent> => {
     const tool = byName.get(request.params.name);
     if (!tool) return denialResult(options.executor.refuseUnknownTool(request.params.name, request.params.arguments ?? {}));
-    const result = await options.executor.call(tool, request.params.arguments ?? {});
+    const result = await options.executor.call(tool, request.params.arguments ?? {}, { confirm: confirmer(server) });
     return result.ok ? successResult(result.data, result.receipt) : denialResult(result.denial);
   });
   return server;
+}
+
+/**
+ * MCP elicitation, when the client supports it: a form with one yes/no question that the client shows to
+ * its user. Whether it is offered at all is the gate's decision (the WPC's `approval.elicitation`).
+ */
+function confirmer(server: Server): CallOptions['confirm'] {
+  if (!server.getClientCapabilities()?.elicitation) return undefined;
+  return async (message) => {
+    const answer = await server.elicitInput({
+      message,
+      requestedSchema: {
+        type: 'object',
+        properties: { approve: { type: 'boolean', title: 'Allow this call once', description: 'Yes runs exactly this call, one time.' } },
+        required: ['approve'],
+      },
+    });
+    return answer.action === 'accept' && answer.content?.approve === true;
+  };
 }
 
 /**

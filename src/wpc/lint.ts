@@ -1,6 +1,6 @@
 import { WpcSchema, type Wpc } from './schema.js';
 import { wpcProblems } from './document.js';
-import { isWriteOperation, type Operation } from './operations.js';
+import { NEVER_ELICIT, isWriteOperation } from './operations.js';
 
 export interface LintProblem {
   severity: 'error' | 'warning';
@@ -8,8 +8,6 @@ export interface LintProblem {
   message: string;
 }
 
-/** Operations too risky for an in-chat confirmation: they need a signed approval from the approver key. */
-export const NEVER_ELICIT: readonly Operation[] = ['issue.delete', 'issue.bulk_edit', 'project.admin', 'workflow.transition'];
 
 /**
  * Schema errors (each with its JSON path), then what is valid but almost certainly not what the author

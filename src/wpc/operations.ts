@@ -30,3 +30,6 @@ export function isWriteOperation(operation: Operation): operation is WriteOperat
 
 /** Operations that need a human approval regardless of the WPC. */
 export const ALWAYS_APPROVAL: readonly Operation[] = ['issue.delete'];
+
+/** Operations too risky for an in-chat confirmation (MCP elicitation): they need a signed approval. */
+export const NEVER_ELICIT: readonly Operation[] = ['issue.delete', 'issue.bulk_edit', 'project.admin', 'workflow.transition'];

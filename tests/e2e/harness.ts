@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { runCli } from '../../src/cli/main.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
@@ -129,7 +130,11 @@ export class World {
     return readFileSync(file, 'utf8').trim();
   }
 
-  async connect(server: 'read' | 'write', overrides: Record<string, string | undefined> = {}): Promise<Connected> {
+  async connect(
+    server: 'read' | 'write',
+    overrides: Record<string, string | undefined> = {},
+    capabilities: ClientCapabilities = {},
+  ): Promise<Connected> {
     const transport = new StdioClientTransport({
       // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags).
       command: SERVER_BIN[server],
@@ -142,7 +147,7 @@ export class World {
     transport.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
     });
-    const client = new Client({ name: 'claw-e2e', version: '1.0.0' });
+    const client = new Client({ name: 'claw-e2e', version: '1.0.0' }, { capabilities });
     await client.connect(transport);
     const connected: Connected = {
       client,
