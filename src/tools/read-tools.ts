@@ -51,12 +51,12 @@ export const searchIssues = defineTool({
     next_page_token: z.string().min(1).max(2048).optional().describe('Token from the previous page'),
   }),
   output: z.strictObject({
-      jql_sent: z.string(),
-      issues: z.array(IssueOutputSchema),
-      next_page_token: z.string().nullable(),
-      is_last: z.boolean(),
-      filtered_out: z.number().int().describe('Results dropped because their project is outside the policy'),
-    }),
+    jql_sent: z.string(),
+    issues: z.array(IssueOutputSchema),
+    next_page_token: z.string().nullable(),
+    is_last: z.boolean(),
+    filtered_out: z.number().int().describe('Results dropped because their project is outside the policy'),
+  }),
   async resolve(args, ctx) {
     // Confined before the decision, so JQL that could escape is refused with a denial receipt and never sent.
     const confined = confineJql(args.jql, ctx.projects);
@@ -169,21 +169,21 @@ export const getChangelog = defineTool({
     max_results: z.number().int().min(1).max(100).default(50),
   }),
   output: z.strictObject({
-      issue_key: z.string(),
-      start_at: z.number(),
-      is_last: z.boolean(),
-      histories: z.array(
-        z.strictObject({
-          id: z.string(),
-          author: UserSchema,
-          created: z.string().nullable(),
-          items: z.array(
-            z.strictObject({ field: z.string(), from: z.string().nullable(), to: z.string().nullable() }),
-          ),
-        }),
-      ),
-      withheld_items: z.number().int(),
-    }),
+    issue_key: z.string(),
+    start_at: z.number(),
+    is_last: z.boolean(),
+    histories: z.array(
+      z.strictObject({
+        id: z.string(),
+        author: UserSchema,
+        created: z.string().nullable(),
+        items: z.array(
+          z.strictObject({ field: z.string(), from: z.string().nullable(), to: z.string().nullable() }),
+        ),
+      }),
+    ),
+    withheld_items: z.number().int(),
+  }),
   async resolve(args, ctx) {
     return (await resolveIssue(ctx, args.issue_key)).target;
   },
@@ -250,19 +250,19 @@ export const getCreateFields = defineTool({
   annotations: readAnnotations,
   input: z.strictObject({ project_key: ProjectKeySchema, issue_type: z.string().min(1).max(255).describe('Issue type name, e.g. Bug') }),
   output: z.strictObject({
-      project: z.string(),
-      issue_type: z.strictObject({ id: z.string(), name: z.string() }),
-      fields: z.array(
-        z.strictObject({
-          id: z.string(),
-          name: z.string(),
-          required: z.boolean(),
-          type: z.string().nullable(),
-          allowed_values: z.array(z.string()).nullable(),
-          writable_by_policy: z.boolean(),
-        }),
-      ),
-    }),
+    project: z.string(),
+    issue_type: z.strictObject({ id: z.string(), name: z.string() }),
+    fields: z.array(
+      z.strictObject({
+        id: z.string(),
+        name: z.string(),
+        required: z.boolean(),
+        type: z.string().nullable(),
+        allowed_values: z.array(z.string()).nullable(),
+        writable_by_policy: z.boolean(),
+      }),
+    ),
+  }),
   async resolve(args) {
     return { project: args.project_key, issueType: args.issue_type, issueKeys: [] };
   },
@@ -312,11 +312,11 @@ export const getTransitions = defineTool({
   annotations: readAnnotations,
   input: z.strictObject({ issue_key: IssueKeySchema }),
   output: z.strictObject({
-      issue_key: z.string(),
-      transitions: z.array(
-        z.strictObject({ id: z.string(), name: z.string(), to_status: z.string().nullable(), screen_fields: z.array(z.string()) }),
-      ),
-    }),
+    issue_key: z.string(),
+    transitions: z.array(
+      z.strictObject({ id: z.string(), name: z.string(), to_status: z.string().nullable(), screen_fields: z.array(z.string()) }),
+    ),
+  }),
   async resolve(args, ctx) {
     return (await resolveIssue(ctx, args.issue_key)).target;
   },
