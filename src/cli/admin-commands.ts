@@ -8,7 +8,7 @@ import { EXIT, UsageError, type CommandSpec } from './io.js';
 export const approveCommand: CommandSpec = {
   name: 'approve',
   summary: 'show a pending approval request (the exact call) and sign a single-use, short-lived approval for it',
-  usage: 'claw-jira approve <request-id> [--yes] [--ttl <s>] | claw-jira approve --list',
+  usage: 'claw-jira approve <request-id> [--yes] [--ttl <s>] | claw-jira approve --list   (asks y/N at a terminal unless --yes)',
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { yes: { type: 'boolean', short: 'y' }, ttl: { type: 'string' }, list: { type: 'boolean' } });
     const home = homeOf(io);
@@ -30,11 +30,9 @@ export const approveCommand: CommandSpec = {
     io.out(`  policy     ${request.wpc_hash}`);
     io.out(`  args hash  ${request.args_hash}`);
     io.out(`  arguments  ${JSON.stringify(request.args, null, 2).replace(/\n/g, '\n             ')}`);
-    if (!values.yes) {
-      if (!process.stdin.isTTY) {
-        io.err('not approved: pass --yes to approve non-interactively');
-        return EXIT.failed;
-      }
+    // At a terminal the person confirms after reading the call; from a script, running the command with the
+    // request id is the decision (the approver key, not this prompt, is what a model cannot reach).
+    if (!values.yes && process.stdin.isTTY) {
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       const answer = await rl.question('Approve exactly this call, once? [y/N] ');
       rl.close();
