@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ClawError } from '../util/errors.js';
 import { KEY_ROLES, type KeyRole } from './roles.js';
@@ -44,9 +45,11 @@ export class TrustStore {
     return new TrustStore(keys);
   }
 
+  /** Load a trust file; a folder (a CLAW_HOME, or a bundle's keys/) means its trust.json. */
   static async load(path: string): Promise<TrustStore> {
     let raw: string;
     try {
+      if (statSync(path).isDirectory()) path = join(path, 'trust.json');
       raw = readFileSync(path, 'utf8');
     } catch {
       throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
