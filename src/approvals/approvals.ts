@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
 import { z } from 'zod';
-import { sha256Hex } from '../util/canonical.js';
+import { hashOfJson, sha256Hex } from '../util/canonical.js';
 import { ClawError } from '../util/errors.js';
 import { writeAll, writeFileAtomic } from '../util/files.js';
 import type { SigningKey } from '../keys/ed25519.js';
@@ -66,6 +66,9 @@ export interface ApprovedCall {
 }
 
 export class ApprovalStore {
+  /** Approvals this process has used: a `.used` marker deleted on disk does not make one usable again here. */
+  readonly #consumed = new Set<string>();
+
   constructor(readonly dir: string) {}
 
   #requestFile(request: Pick<ApprovalRequest, 'job' | 'tool' | 'args_hash' | 'request_id'>): string {
@@ -134,6 +137,11 @@ export class ApprovalStore {
     const base = join(this.dir, name.slice(0, -'.request.json'.length));
     if (existsSync(`${base}.used`)) throw new ApprovalError('APPROVAL_USED', `request ${requestId} was already approved and used`);
     const request = this.readRequestFile(join(this.dir, name));
+    // What the approver was shown (the arguments) must be what gets signed (their hash): a request file edited
+    // to show one call while naming another is refused.
+    if (hashOfJson(request.args) !== request.args_hash) {
+      throw new ApprovalError('APPROVAL_INVALID', `request ${requestId} was altered: its arguments do not match its argument hash`);
+    }
     const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
     const claims: ApprovalClaims = {
       request_id: request.request_id,
@@ -195,6 +203,7 @@ export class ApprovalStore {
         claims.wpc_hash === call.wpc_hash;
       if (!bound) continue;
       if (claims.exp <= Math.floor(now.getTime() / 1000)) continue;
+      if (this.#consumed.has(claims.request_id)) continue;
       const usedAt = now.toISOString();
       try {
         const fd = openSync(`${base}.used`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -206,6 +215,7 @@ export class ApprovalStore {
       } catch {
         continue;
       }
+      this.#consumed.add(claims.request_id);
       return { request, claims, approvalJws: jws, usedAt };
     }
     return undefined;

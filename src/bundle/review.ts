@@ -95,6 +95,7 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   let writesFailed = 0;
   let inDoubt = 0;
   let approvalsUsed = 0;
+  const approvalUses = new Map<string, LoadedReceipt>();
 
   for (const r of contents.receipts) {
     const receipt = r.receipt;
@@ -121,6 +122,18 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
       const op = operationOf(receipt);
       if (receipt.approval?.approval_id !== undefined) {
         approvalsUsed++;
+        // An approval is single-use: a second allowed call citing it means the use marker was tampered with.
+        const earlier = approvalUses.get(receipt.approval.approval_id);
+        if (earlier) {
+          exceptions.push({
+            severity: 'critical',
+            code: 'APPROVAL_REUSED',
+            message: `approval ${receipt.approval.approval_id} was used again (first at ${earlier.file}:${earlier.line}): approvals are single-use`,
+            ...where,
+            issues: receipt.issue_keys ?? [],
+          });
+        }
+        approvalUses.set(receipt.approval.approval_id, r);
         exceptions.push({
           severity: 'low',
           code: 'APPROVAL_USED',

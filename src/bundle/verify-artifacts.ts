@@ -194,11 +194,20 @@ export async function checkGateway(
     const sealed = manifest?.gateway.find((g) => g.path === path);
     if (manifest && !sealed) add({ step: 'gateway', code: 'GATEWAY_ADDED', file: path, message: 'gateway receipts that were not sealed' });
     else if (sealed && sealed.sha256 !== hashAddress(bytes)) add({ step: 'gateway', code: 'GATEWAY_CHANGED', file: path, message: 'the gateway receipt file is not the one sealed' });
+    // The sealed JWKS copy is part of the evidence whichever keys the signatures are checked against.
+    let jwksBytes: Buffer | undefined;
+    try {
+      jwksBytes = readFileSync(join(bundleDir, jwksPath));
+    } catch {
+      jwksBytes = undefined;
+    }
+    if (sealed && jwksBytes && sealed.jwks_sha256 !== hashAddress(jwksBytes)) {
+      add({ step: 'gateway', code: 'GATEWAY_KEYS_CHANGED', file: jwksPath, message: 'the gateway JWKS is not the one sealed' });
+    }
     let keys = gatewayTrust;
     if (!keys) {
       try {
-        const jwksBytes = readFileSync(join(bundleDir, jwksPath));
-        if (sealed && sealed.jwks_sha256 !== hashAddress(jwksBytes)) add({ step: 'gateway', code: 'GATEWAY_KEYS_CHANGED', file: jwksPath, message: 'the gateway JWKS is not the one sealed' });
+        if (!jwksBytes) throw new Error('missing');
         keys = await parseGatewayKeys(JSON.parse(jwksBytes.toString('utf8')));
         warnings.push(`${path} was checked against the JWKS copied into the bundle (${jwksPath}); pass --gateway-trust <jwks> for an independent check`);
       } catch {

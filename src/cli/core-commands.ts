@@ -4,6 +4,8 @@ import { initKeys } from '../keys/store.js';
 import { KEY_ROLES } from '../keys/roles.js';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { lintWpc } from '../wpc/lint.js';
+import { signRevocationList } from '../cst/revocation.js';
+import { writeFileAtomic } from '../util/files.js';
 import { diffWpc } from '../wpc/diff.js';
 import { parseWpcJson, wpcDocument } from '../wpc/document.js';
 import { LocalRegistryBackend, WpcRegistry, registryBackend } from '../wpc/registry.js';
@@ -24,6 +26,11 @@ export const initCommand: CommandSpec = {
     mkdirSync(home.approvalsDir, { recursive: true });
     mkdirSync(home.bundlesDir, { recursive: true });
     const result = await initKeys(home);
+    // A signed empty revocation list: servers refuse to run without one, so deleting it cannot un-revoke.
+    if (!existsSync(home.revocationFile)) {
+      const list = { v: 1 as const, iat: Math.floor(Date.now() / 1000), revoked: [] };
+      writeFileAtomic(home.revocationFile, `${await signRevocationList(list, await signingKey(home, 'issuer'))}\n`);
+    }
     if (values.json) {
       io.out(JSON.stringify({ home: home.root, created: result.created, kept: result.kept, keys: result.trust.keys.map(({ role, kid }) => ({ role, kid })) }));
       return EXIT.ok;

@@ -71,7 +71,7 @@ export const doctorCommand: CommandSpec = {
             audience: config.audience,
             job: config.job,
             replay: new ReplayStore(scratch),
-            revocation: config.revocation.kind === 'url' ? new UrlRevocationSource(config.revocation.url, trust) : new FileRevocationSource(config.revocation.path, trust),
+            revocation: config.revocation.kind === 'url' ? new UrlRevocationSource(config.revocation.url, trust) : new FileRevocationSource(config.revocation.path, trust, { required: true }),
             clockSkewSeconds: config.clockSkewSeconds,
           });
           const verified = await verifier.verify(token, wpc);

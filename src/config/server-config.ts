@@ -18,6 +18,8 @@ export interface ServerConfig {
   wpcHash: string;
   registry: string;
   trustFile: string;
+  /** `sha256:` of the trust file's bytes (CLAW_TRUST_SHA256): the servers refuse a trust file that differs. */
+  trustPin: string | undefined;
   token: TokenSource;
   audience: string;
   bundleDir: string;
@@ -69,6 +71,13 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): LoadedSe
     } else clockSkewSeconds = parsed;
   }
 
+  const pinRaw = get('CLAW_TRUST_SHA256');
+  let trustPin: string | undefined;
+  if (pinRaw !== undefined) {
+    trustPin = pinRaw.startsWith('sha256:') ? pinRaw : `sha256:${pinRaw}`;
+    if (!HASH_ADDRESS.test(trustPin)) problems.push({ variable: 'CLAW_TRUST_SHA256', message: 'is not a sha256 hex digest' });
+  }
+
   const revocationUrl = get('CLAW_REVOCATION_URL');
   let jira: JiraConfig | undefined;
   try {
@@ -86,6 +95,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): LoadedSe
       wpcHash,
       registry: get('CLAW_REGISTRY') ?? home.registryDir,
       trustFile: get('CLAW_TRUST') ? resolve(get('CLAW_TRUST') as string) : home.trustFile,
+      trustPin,
       token,
       audience: get('CLAW_AUDIENCE') ?? 'claw-jira',
       bundleDir: resolve(get('CLAW_BUNDLE_DIR') ?? join(home.bundlesDir, job || 'unassigned')),

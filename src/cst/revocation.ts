@@ -101,6 +101,11 @@ export class FileRevocationSource implements RevocationSource {
   constructor(
     readonly file: string,
     readonly trust: TrustStore,
+    /**
+     * Servers set this: `claw-jira init` writes a signed empty list, so a missing one means it was deleted,
+     * and deleting it must not un-revoke tokens.
+     */
+    readonly options: { required?: boolean } = {},
   ) {}
 
   async isRevoked(jti: string): Promise<boolean> {
@@ -111,6 +116,9 @@ export class FileRevocationSource implements RevocationSource {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         if (this.#newestIat !== undefined) throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list disappeared');
+        if (this.options.required) {
+          throw new CstError('CST_REVOCATION_UNAVAILABLE', "there is no revocation list (claw-jira init creates a signed empty one)");
+        }
         this.#stamp = '';
         this.#revoked = new Set();
         return false;

@@ -49,17 +49,23 @@ export class BudgetLedger {
     return usage;
   }
 
+  /** Throw BudgetExceeded if the operation would overspend a budget now; spends nothing. */
+  check(operation: Operation, wpc: Wpc): void {
+    const counts = this.#read();
+    for (const name of budgetsFor(operation)) {
+      const limit = wpc.budgets?.[name];
+      const used = counts[name] ?? 0;
+      if (limit !== undefined && used + 1 > limit) throw new BudgetExceeded(name, used, limit);
+    }
+  }
+
   /** Spend one unit of every budget the operation uses, or throw BudgetExceeded and spend nothing. */
   async spend(operation: Operation, wpc: Wpc): Promise<BudgetUsage> {
     const names = budgetsFor(operation);
     if (names.length === 0) return {};
     return this.#locked(() => {
+      this.check(operation, wpc);
       const counts = this.#read();
-      for (const name of names) {
-        const limit = wpc.budgets?.[name];
-        const used = counts[name] ?? 0;
-        if (limit !== undefined && used + 1 > limit) throw new BudgetExceeded(name, used, limit);
-      }
       for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
       writeFileAtomic(this.#file, JSON.stringify(counts));
       return this.usage(wpc);

@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashOfJson } from '../util/canonical.js';
+import { hashAddress, hashOfJson } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
@@ -132,6 +132,7 @@ export class Gate {
       }
     };
     await attempt('TRUST', async () => {
+      checkTrustFile(config.trustFile, config.trustPin);
       this.#trust = await TrustStore.load(config.trustFile);
     });
     const receiptKey = await loadSigningKey(config.home, 'receipt').catch((error: unknown) => {
@@ -167,7 +168,7 @@ export class Gate {
         revocation:
           config.revocation.kind === 'url'
             ? new UrlRevocationSource(config.revocation.url, trust)
-            : new FileRevocationSource(config.revocation.path, trust),
+            : new FileRevocationSource(config.revocation.path, trust, { required: true }),
         clockSkewSeconds: config.clockSkewSeconds,
         now: this.#now,
       });
@@ -216,7 +217,7 @@ export class Gate {
   }
 
   async call(tool: Tool, rawArgs: unknown, options: CallOptions = {}): Promise<GateResult> {
-    const argsHash = hashOfJson(rawArgs ?? {});
+    const argsHash = safeArgsHash(rawArgs);
     const base: ReceiptContent = {
       kind: 'decision',
       time: this.#now().toISOString(),
@@ -285,7 +286,10 @@ export class Gate {
         throw policyDenial(decision.reasons);
       }
 
-      if (write) await this.#checkApproval(tool, args, argsHash, wpc, target, base, options.confirm);
+      // Budget first (without spending): an approval is never burnt on a call the budget refuses anyway.
+      if (write) this.#checkBudget(tool.operation, wpc);
+      // The approval request shows the arguments exactly as sent: they are what argsHash is the hash of.
+      if (write) await this.#checkApproval(tool, rawArgs ?? {}, argsHash, wpc, target, base, options.confirm);
       if (write) base.budget = await this.#spendBudget(tool.operation, wpc);
 
       const decisionReceipt = this.#append({
@@ -333,7 +337,7 @@ export class Gate {
       kind: 'decision',
       time: this.#now().toISOString(),
       tool: name.slice(0, 200),
-      args_hash: hashOfJson(rawArgs ?? {}),
+      args_hash: safeArgsHash(rawArgs),
       ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}),
     };
     return this.#deny(base, [], new GateDenied('TOOL_UNKNOWN', 'config', `${this.server} has no tool named ${name.slice(0, 100)}`));
@@ -448,6 +452,11 @@ export class Gate {
       const accepted = await confirm(confirmationText(tool, args, target, wpc)).catch(() => false);
       this.#bundleApproval(request.request_id, { request, elicitation: { accepted, answered_at: this.#now().toISOString() } });
       if (accepted) {
+        // The user may have taken minutes to answer: the kill switch and the token are checked again.
+        this.#checkKillSwitch();
+        await this.#verifyToken().catch((error: unknown) => {
+          throw error instanceof CstError ? new GateDenied(error.code, 'cst', error.message) : error;
+        });
         base.approval = { request_id: request.request_id, approval_id: request.request_id, via: 'elicitation' };
         this.#approvals.markUsed(request.request_id, this.#now());
         return;
@@ -474,14 +483,19 @@ export class Gate {
     }
   }
 
+  #checkBudget(operation: Operation, wpc: VerifiedWpc): void {
+    try {
+      (this.#budgets as BudgetLedger).check(operation, wpc.policy);
+    } catch (error) {
+      throw budgetDenial(error);
+    }
+  }
+
   async #spendBudget(operation: Operation, wpc: VerifiedWpc): Promise<BudgetUsage> {
     try {
       return await (this.#budgets as BudgetLedger).spend(operation, wpc.policy);
     } catch (error) {
-      if (error instanceof BudgetExceeded) {
-        throw new GateDenied('BUDGET_EXCEEDED', 'budget', error.message, [{ code: 'BUDGET_EXCEEDED', rule: `budgets.${error.budget}` }]);
-      }
-      throw new GateDenied(isClawError(error) ? error.code : 'BUDGET_UNAVAILABLE', 'budget', describeError(error));
+      throw budgetDenial(error);
     }
   }
 
@@ -554,7 +568,13 @@ export class Gate {
     // A tool may still refuse after the decision (e.g. no such transition): keep its code, not INTERNAL_ERROR.
     const known = isClawError(error) || error instanceof GateDenied;
     const code = known ? error.code : 'INTERNAL_ERROR';
-    const inDoubt = isJiraError(error) ? error.inDoubt : false;
+    // In doubt: Jira may have applied the write (no complete answer), or did accept it and what failed was
+    // the read-back after it. Either way a human must check, and the model must not simply retry.
+    const acceptedWrite = jira.some(
+      (exchange) =>
+        WRITE_METHODS.has(exchange.method) && !READ_POSTS.test(exchange.path) && exchange.status !== null && exchange.status >= 200 && exchange.status < 300,
+    );
+    const inDoubt = (isJiraError(error) && error.inDoubt) || acceptedWrite;
     const message = known ? error.message : 'internal error while calling Jira';
     let receipt: string | undefined;
     try {
@@ -572,7 +592,9 @@ export class Gate {
     return {
       code,
       stage: 'allowed',
-      message: `the call was allowed but Jira refused or failed it: ${message}`,
+      message: inDoubt
+        ? `the call was allowed, but it may or may not have been applied (${message}): check the issue before any retry`
+        : `the call was allowed but Jira refused or failed it: ${message}`,
       reasons: [{ code, rule: 'jira' }],
       ...(receipt ? { receipt } : {}),
     };
@@ -584,8 +606,35 @@ export class Gate {
   }
 }
 
+const WRITE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'DELETE']);
+/** POSTs that only read: a search is not a write. */
+const READ_POSTS = /\/search\/(jql|approximate-count)/;
+
 function exchange(request: { method: string; path: string; status: number | undefined; attempts: number }): JiraExchange {
   return { method: request.method, path: request.path, status: request.status ?? null, attempts: request.attempts };
+}
+
+/**
+ * The trust file decides which keys may sign policies, tokens and approvals: a local user who can edit it
+ * can trust his own approver key. So it must not be writable by group or others, and CLAW_TRUST_SHA256 (set in
+ * the MCP client's config, outside CLAW_HOME) pins its exact bytes.
+ */
+function checkTrustFile(configured: string, pin: string | undefined): void {
+  let bytes: Buffer;
+  let path = configured;
+  try {
+    if (statSync(path).isDirectory()) path = join(path, 'trust.json');
+    if (process.platform !== 'win32' && (statSync(path).mode & 0o022) !== 0) {
+      throw new ClawError('TRUST_PERMISSIONS', `the trust file ${path} is writable by group or others; chmod 644 it`);
+    }
+    bytes = readFileSync(path);
+  } catch (error) {
+    if (isClawError(error)) throw error;
+    throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
+  }
+  if (pin !== undefined && hashAddress(bytes) !== pin) {
+    throw new ClawError('TRUST_PIN_MISMATCH', `the trust file ${path} does not match CLAW_TRUST_SHA256`);
+  }
 }
 
 function fileStamp(path: string): string {
@@ -594,6 +643,18 @@ function fileStamp(path: string): string {
     return `${st.ino}:${st.size}:${st.mtimeNs}`;
   } catch {
     return 'missing';
+  }
+}
+
+/**
+ * The hash of the arguments, for every receipt. Arguments JSON cannot canonicalise (nested past the stack,
+ * or numbers like 1e400) get a fixed marker instead, so even those calls are refused with a receipt.
+ */
+function safeArgsHash(rawArgs: unknown): string {
+  try {
+    return hashOfJson(rawArgs ?? {});
+  } catch {
+    return 'sha256:uncanonicalizable-arguments';
   }
 }
 
@@ -610,6 +671,13 @@ function confirmationText(tool: Tool, args: unknown, target: Target, wpc: Verifi
     `Tool: ${tool.name}${where ? ` on ${where}` : ''}`,
     `Arguments: ${JSON.stringify(args, null, 2).slice(0, 4000)}`,
   ].join('\n');
+}
+
+function budgetDenial(error: unknown): GateDenied {
+  if (error instanceof BudgetExceeded) {
+    return new GateDenied('BUDGET_EXCEEDED', 'budget', error.message, [{ code: 'BUDGET_EXCEEDED', rule: `budgets.${error.budget}` }]);
+  }
+  return new GateDenied(isClawError(error) ? error.code : 'BUDGET_UNAVAILABLE', 'budget', describeError(error));
 }
 
 /** A policy denial names its headline rule, so the model (and the human reading along) sees why. */

@@ -88,9 +88,31 @@ export function simplifyUser(value: unknown): z.infer<typeof UserSchema> {
   };
 }
 
+/**
+ * Fields that embed other issues (with their summary, status, type...). Those issues may live in projects the
+ * policy hides, so only their key is passed on: the model can ask for the issue itself, and the gate decides.
+ */
+const ISSUE_REFERENCE_FIELDS = new Set(['parent', 'subtasks', 'issuelinks']);
+
+function issueKeysOnly(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(issueKeysOnly);
+  if (value && typeof value === 'object') {
+    const record = value as { key?: unknown; type?: { name?: unknown }; inwardIssue?: unknown; outwardIssue?: unknown };
+    if (typeof record.key === 'string') return { key: record.key };
+    // An issue link: its type, and the linked issue's key.
+    const linked = (record.inwardIssue ?? record.outwardIssue) as { key?: unknown } | undefined;
+    return {
+      ...(typeof record.type?.name === 'string' ? { type: record.type.name } : {}),
+      ...(linked && typeof linked.key === 'string' ? { key: linked.key } : {}),
+    };
+  }
+  return null;
+}
+
 /** A field value as the model reads it: ADF becomes Markdown, users and named objects are simplified. */
 export function presentValue(field: string, value: unknown): unknown {
   if (value === null || value === undefined) return null;
+  if (ISSUE_REFERENCE_FIELDS.has(field)) return issueKeysOnly(value);
   if ((RICH_TEXT.has(field) || isAdf(value)) && typeof value === 'object') return adfToMarkdown(value);
   if (Array.isArray(value)) return value.map((item) => presentValue(field, item));
   if (typeof value === 'object') {

@@ -23,6 +23,9 @@ export const NamedFieldsShape = {
 const NamedFields = z.object(NamedFieldsShape);
 export type NamedFields = z.infer<typeof NamedFields>;
 
+/** Fields that place or classify an issue; never accepted through `custom_fields`. */
+const STRUCTURAL_FIELDS: readonly string[] = ['project', 'issuetype', 'parent', 'status', 'issuekey', 'key'];
+
 export interface FieldWrite {
   /** Jira `fields` body, by field id. */
   fields: Record<string, unknown>;
@@ -95,6 +98,11 @@ export async function buildFieldWrite(
   for (const [key, value] of Object.entries(input.custom_fields ?? {})) {
     // An unknown name stays as written: it matches no allowlist entry, so the policy denies it.
     const id = (await ctx.fields.resolve(key, ctx)) ?? key;
+    if (STRUCTURAL_FIELDS.includes(id)) {
+      // These decide where the issue lives and what it is: the gate checks them from the tool's own
+      // parameters (and from Jira), so a second, unchecked route to them is refused.
+      throw new GateDenied('INPUT_INVALID', 'target', `field '${id}' cannot be set through custom_fields`, [{ code: 'INPUT_INVALID', rule: id }]);
+    }
     touch(id);
     fields[id] = customValue(id, value, ctx);
     expected[id] = presentValue(id, fields[id]);

@@ -11,6 +11,7 @@ import {
   ProjectKeySchema,
   UserSchema,
   presentIssue,
+  issueTypeOf,
   projectOf,
   readAnnotations,
   resolveIssue,
@@ -68,10 +69,14 @@ export const searchIssues = defineTool({
     const page = await ctx.call(
       ctx.jira.searchJql({ jql, fields, maxResults: args.max_results, ...(args.next_page_token ? { nextPageToken: args.next_page_token } : {}) }),
     );
-    // Second lock: whatever Jira returned, nothing outside the allowed projects reaches the model.
+    // Second lock: whatever Jira returned, nothing outside the allowed projects (and issue types, when the
+    // policy or token names them) reaches the model.
+    const types = allowedIssueTypes(ctx);
     const allowed = page.issues.filter((issue) => {
-      const project = projectOf({ ...issue, key: issue.key ?? '' });
-      return project !== undefined && ctx.projects.includes(project);
+      const full = { ...issue, key: issue.key ?? '' };
+      const project = projectOf(full);
+      const type = issueTypeOf(full);
+      return project !== undefined && ctx.projects.includes(project) && (types === undefined || (type !== undefined && types.includes(type)));
     });
     const issues = allowed.map((issue) => presentIssue({ ...issue, key: issue.key ?? '' }, ctx));
     return {
@@ -86,6 +91,14 @@ export const searchIssues = defineTool({
     };
   },
 });
+
+/** Issue types a call may see: the WPC's list intersected with the token's; undefined when neither names any. */
+function allowedIssueTypes(ctx: Parameters<typeof presentIssue>[1]): string[] | undefined {
+  const fromWpc = ctx.wpc.allow.issue_types;
+  const fromToken = ctx.scope?.issue_types;
+  if (fromWpc === undefined) return fromToken;
+  return fromToken === undefined ? fromWpc : fromWpc.filter((type) => fromToken.includes(type));
+}
 
 export const getIssue = defineTool({
   name: 'jira_get_issue',

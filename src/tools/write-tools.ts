@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { markdownToAdf } from '../jira/adf/index.js';
 import { isJiraError } from '../jira/errors.js';
+import { isFieldReadable } from '../gate/decide.js';
 import { GateDenied } from '../gate/denial.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
 import type { Issue } from '../jira/types.js';
@@ -11,12 +12,15 @@ import { NamedFieldsShape, buildFieldWrite, compareWrite, type FieldWrite } from
 const ChangeOutput = z.strictObject({ field: z.string(), before: z.unknown(), after: z.unknown() });
 const WriteOutput = z.strictObject({ issue_key: z.string(), changes: z.array(ChangeOutput) });
 
-function presentChanges(changes: FieldChange[]) {
-  return changes.map((change) => ({
-    field: change.field,
-    before: presentValue(change.field, change.before),
-    after: presentValue(change.field, change.after),
-  }));
+/** Shown in place of a value the read policy hides: a write tool must not become a way to read it. */
+const WITHHELD = '[withheld by the read policy]';
+
+function presentChanges(changes: FieldChange[], ctx: ToolContext) {
+  return changes.map((change) =>
+    isFieldReadable(change.field, ctx.wpc)
+      ? { field: change.field, before: presentValue(change.field, change.before), after: presentValue(change.field, change.after) }
+      : { field: change.field, before: WITHHELD, after: WITHHELD },
+  );
 }
 
 /** The key Jira answered with (the current one, if the issue moved), else the one the model sent. */
@@ -47,17 +51,29 @@ export const createIssue = defineTool({
   output: z.strictObject({ issue_key: z.string(), id: z.string(), fields: z.record(z.string(), z.unknown()) }),
   async resolve(args, ctx) {
     const write = await buildFieldWrite(args, ctx);
-    if (args.parent_key !== undefined) write.touched.push('parent');
-    return { project: args.project_key, issueType: args.issue_type, fieldsWrite: write.touched, issueKeys: [], state: write };
+    const issueKeys: string[] = [];
+    if (args.parent_key !== undefined) {
+      write.touched.push('parent');
+      // The parent is another issue: it must live in a project this call may touch, resolved from Jira.
+      const parent = await resolveIssue(ctx, args.parent_key);
+      if (parent.target.project === undefined || !ctx.projects.includes(parent.target.project)) {
+        throw new GateDenied('PROJECT_NOT_ALLOWED', 'policy', `the parent ${args.parent_key} is in a project this call may not touch`, [
+          { code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects(parent)' },
+        ]);
+      }
+      issueKeys.push(...parent.target.issueKeys);
+    }
+    return { project: args.project_key, issueType: args.issue_type, fieldsWrite: write.touched, issueKeys, state: write };
   },
   async run(args, target, ctx) {
     const write = target.state as FieldWrite;
     const created = await ctx.call(
       ctx.jira.createIssue({
+        // The decided project and type come last, so nothing in the field map can override them.
         fields: {
+          ...write.fields,
           project: { key: args.project_key },
           issuetype: { name: args.issue_type },
-          ...write.fields,
           ...(args.parent_key ? { parent: { key: args.parent_key } } : {}),
         },
         ...(Object.keys(write.update).length > 0 ? { update: write.update } : {}),
@@ -65,7 +81,9 @@ export const createIssue = defineTool({
     );
     const after = await ctx.call(ctx.jira.getIssue(created.key, { fields: write.touched }));
     const changes: FieldChange[] = write.touched.map((field) => ({ issue: created.key, field, before: null, after: after.fields?.[field] ?? null }));
-    const fields = Object.fromEntries(changes.map((change) => [change.field, presentValue(change.field, change.after)]));
+    const fields = Object.fromEntries(
+      changes.map((change) => [change.field, isFieldReadable(change.field, ctx.wpc) ? presentValue(change.field, change.after) : WITHHELD]),
+    );
     return { data: { issue_key: created.key, id: created.id, fields }, changes, issueKeys: [created.key] };
   },
 });
@@ -106,7 +124,7 @@ export const updateIssue = defineTool({
     );
     const after = await ctx.call(ctx.jira.getIssue(key, { fields: write.touched }));
     const { changes, applied } = compareWrite(key, write, before, after);
-    return { data: { issue_key: key, changes: presentChanges(changes) }, changes, applied };
+    return { data: { issue_key: key, changes: presentChanges(changes, ctx) }, changes, applied };
   },
 });
 
@@ -197,7 +215,7 @@ export const transitionIssue = defineTool({
     const status = compareWrite(key, { touched: ['status'], expected: {} }, before, after);
     const fields = compareWrite(key, write, before, after);
     const changes = [...status.changes, ...fields.changes];
-    return { data: { issue_key: key, changes: presentChanges(changes) }, changes, applied: status.applied && fields.applied };
+    return { data: { issue_key: key, changes: presentChanges(changes, ctx) }, changes, applied: status.applied && fields.applied };
   },
 });
 
@@ -227,7 +245,7 @@ export const assignIssue = defineTool({
     // Applied means the assignee now is the one asked for (already being so counts: assigning is idempotent).
     const now = presentValue('assignee', after.fields?.assignee ?? null) as { account_id?: string | null } | null;
     const applied = (now?.account_id ?? null) === args.account_id;
-    return { data: { issue_key: key, changes: presentChanges(changes) }, changes, applied };
+    return { data: { issue_key: key, changes: presentChanges(changes, ctx) }, changes, applied };
   },
 });
 

@@ -11,7 +11,7 @@ import { TrustStore } from '../../src/keys/trust.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import { ApprovalStore } from '../../src/approvals/approvals.js';
 import type { FieldChange, ReceiptContent } from '../../src/receipts/types.js';
-import { hashAddress } from '../../src/util/canonical.js';
+import { hashAddress, hashOfJson } from '../../src/util/canonical.js';
 import { wpcDocument } from '../../src/wpc/document.js';
 import { addressHex, type VerifiedWpc } from '../../src/wpc/registry.js';
 import type { WpcInput } from '../../src/wpc/schema.js';
@@ -224,7 +224,8 @@ export async function buildBundle(env: Env, job = 'job-42', options: { summary?:
     server: 'jira-write',
     tool: 'jira_assign_issue',
     operation: 'issue.assign',
-    args_hash: hashAddress('assign-args'),
+    // The hash of exactly these arguments: `approve` refuses a request whose arguments and hash disagree.
+    args_hash: hashOfJson({ issue_key: 'ENG-1', account_id: 'acc-ann' }),
     args: { issue_key: 'ENG-1', account_id: 'acc-ann' },
     target: { project: 'ENG', issue_keys: ['ENG-1'] },
     wpc_hash: wpc.hash,
