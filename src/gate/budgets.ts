@@ -61,8 +61,9 @@ export class BudgetLedger {
 
   /** Spend one unit of every budget the operation uses, or throw BudgetExceeded and spend nothing. */
   async spend(operation: Operation, wpc: Wpc): Promise<BudgetUsage> {
-    const names = budgetsFor(operation);
-    if (names.length === 0) return {};
+    // Only budgets the WPC sets are counted: with none, a write costs no ledger update (and no disk sync).
+    const names = budgetsFor(operation).filter((name) => wpc.budgets?.[name] !== undefined);
+    if (names.length === 0) return this.usage(wpc);
     return this.#locked(() => {
       this.check(operation, wpc);
       const counts = this.#read();

@@ -292,11 +292,12 @@ export class Gate {
       if (write) await this.#checkApproval(tool, rawArgs ?? {}, argsHash, wpc, target, base, options.confirm);
       if (write) base.budget = await this.#spendBudget(tool.operation, wpc);
 
-      const decisionReceipt = this.#append({
-        ...base,
-        decision: { effect: 'allow', stage: 'allowed', reasons: decision.reasons },
-        jira: [...exchanges],
-      });
+      // A write's decision receipt is durable before Jira is called (no durable receipt, no Jira write). A
+      // read's is flushed together with its outcome, before the result reaches the model: one disk sync per read.
+      const decisionReceipt = this.#append(
+        { ...base, decision: { effect: 'allow', stage: 'allowed', reasons: decision.reasons }, jira: [...exchanges] },
+        { durable: write },
+      );
 
       // From here the call is allowed and receipted; what Jira does is an outcome, never a denial.
       const mark = exchanges.length;
@@ -499,10 +500,10 @@ export class Gate {
     }
   }
 
-  #append(content: ReceiptContent): string {
+  #append(content: ReceiptContent, options: { durable?: boolean } = {}): string {
     if (!this.#log) throw new GateDenied('RECEIPT_WRITE_FAILED', 'config', 'no receipt log: the proof bundle folder is not writable');
     try {
-      return this.#log.append(content).hash;
+      return this.#log.append(content, options).hash;
     } catch (error) {
       throw new GateDenied(isClawError(error) ? error.code : 'RECEIPT_WRITE_FAILED', 'config', describeError(error));
     }

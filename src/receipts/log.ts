@@ -70,7 +70,12 @@ export class ReceiptLog {
     return this.#prev;
   }
 
-  append(content: ReceiptContent): AppendedReceipt {
+  /**
+   * `durable: false` writes the line without waiting for the disk; the next durable append flushes it too
+   * (fdatasync covers all data written to the file). The gate uses it only for the decision receipt of a
+   * read, whose outcome receipt is made durable before the result reaches the model.
+   */
+  append(content: ReceiptContent, options: { durable?: boolean } = {}): AppendedReceipt {
     if (this.#broken || this.#fd === undefined) {
       throw new ReceiptError('RECEIPT_LOG_CLOSED', 'the receipt log can no longer be written; restart the server');
     }
@@ -92,7 +97,7 @@ export class ReceiptLog {
       writeAll(this.#fd, `${line}\n`);
       // fdatasync is enough for an append-only file: it flushes the data and the size that makes it readable,
       // skipping only timestamps; about half the cost of fsync on ext4.
-      fdatasyncSync(this.#fd);
+      if (options.durable !== false) fdatasyncSync(this.#fd);
       // A file unlinked under us (bundle folder deleted) still accepts writes that nobody can ever read.
       if (fstatSync(this.#fd).nlink === 0) throw new Error('receipt file was removed');
     } catch {
