@@ -41,7 +41,24 @@ export function listNames(dir: string, suffix: string): string[] {
   } catch {
     return [];
   }
-  return names.filter((name) => name.endsWith(suffix) && !name.startsWith('.')).sort(compareNames);
+  // Only regular files: a directory named like a receipt file is not one (and must not stop the verifier).
+  return names.filter((name) => name.endsWith(suffix) && !name.startsWith('.') && isFile(join(dir, name))).sort(compareNames);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A session's receipt file is named after what its receipts say: `receipts/<server>-<session>.jsonl`. A copy
+ * under another name, or a file renamed to pose as another server, no longer matches.
+ */
+export function receiptFileName(server: string, session: string): string {
+  return `receipts/${server}-${session}.jsonl`;
 }
 
 export function compareNames(a: string, b: string): number {

@@ -10,7 +10,7 @@ import { ReceiptLog } from '../receipts/log.js';
 import { readApprovals } from './approvals.js';
 import { BundleError } from './errors.js';
 import { gatewayKids } from './gateway.js';
-import { BUNDLE, gatewayJwksPath, isSealed, listGatewayFiles, listReceiptFiles, SEAL_SERVER } from './layout.js';
+import { BUNDLE, gatewayJwksPath, isSealed, listGatewayFiles, listReceiptFiles, SEAL_SERVER, receiptFileName } from './layout.js';
 import { manifestBytes, signManifest, type Manifest } from './manifest.js';
 import { MerkleBuilder, leafHash, rootAddress } from './merkle.js';
 import { readBundleWpcs } from './wpc-files.js';
@@ -87,6 +87,9 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
       }
     }
     const head = chain.lines[0]?.receipt;
+    if (head && path !== receiptFileName(head.server, head.session)) {
+      throw new BundleError('BUNDLE_DAMAGED', `${path}: its receipts belong to ${receiptFileName(head.server, head.session)} (copied or renamed); not sealed`);
+    }
     files.push({
       path,
       server: head?.server ?? '',

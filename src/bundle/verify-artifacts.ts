@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifyApproval } from '../approvals/approvals.js';
+import { verifyApproval, type ApprovalClaims } from '../approvals/approvals.js';
 import type { TrustStore } from '../keys/trust.js';
-import { hashAddress } from '../util/canonical.js';
+import { hashAddress, hashOfJson } from '../util/canonical.js';
 import { isClawError } from '../util/errors.js';
 import { wpcDocumentFromBytes } from '../wpc/document.js';
 import type { Wpc } from '../wpc/schema.js';
 import { verifyWpcSignature } from '../wpc/signature.js';
-import { readApprovals } from './approvals.js';
+import { readApprovals, type ApprovalRecord } from './approvals.js';
 import { parseGatewayKeys, verifyGatewayText, type GatewayKeys } from './gateway.js';
 import { BUNDLE, gatewayJwksPath, isSealFile, listGatewayFiles } from './layout.js';
 import { parseManifest, verifyManifestSignature, type Manifest } from './manifest.js';
@@ -155,26 +155,115 @@ export function bundleReceiptKeys(bundleDir: string): string[] {
   }
 }
 
-export async function checkApprovals(bundleDir: string, trust: TrustStore, manifest: Manifest | undefined, add: AddProblem): Promise<number> {
+/** What an allowed decision receipt says about the approval it ran on. */
+interface CitedApproval {
+  file: string;
+  line: number;
+  request_id: string;
+  tool: string;
+  args_hash: string;
+  wpc_hash: string;
+  via: string;
+}
+
+/**
+ * Allowed decisions that cite an approval. Only lines that mention one are parsed, so a large bundle costs a
+ * text scan, not a second full parse.
+ */
+function citedApprovals(bundleDir: string, receiptFiles: readonly string[]): CitedApproval[] {
+  const cited: CitedApproval[] = [];
+  for (const file of receiptFiles) {
+    let text: string;
+    try {
+      text = readFileSync(join(bundleDir, file), 'utf8');
+    } catch {
+      continue;
+    }
+    for (let at = text.indexOf('"approval":{'); at !== -1; at = text.indexOf('"approval":{', at + 1)) {
+      const start = text.lastIndexOf('\n', at) + 1;
+      const end = text.indexOf('\n', at);
+      const lineText = text.slice(start, end === -1 ? undefined : end);
+      try {
+        const receipt = JSON.parse(lineText) as {
+          kind?: string;
+          tool?: string;
+          args_hash?: string;
+          wpc_hash?: string;
+          decision?: { effect?: string };
+          approval?: { request_id?: string; approval_id?: string; via?: string };
+        };
+        const approval = receipt.approval;
+        if (receipt.kind !== 'decision' || receipt.decision?.effect !== 'allow' || !approval?.approval_id || !approval.request_id) continue;
+        cited.push({
+          file,
+          line: text.slice(0, start).split('\n').length,
+          request_id: approval.request_id,
+          tool: receipt.tool ?? '',
+          args_hash: receipt.args_hash ?? '',
+          wpc_hash: receipt.wpc_hash ?? '',
+          via: approval.via ?? 'signed',
+        });
+      } catch {
+        // Not a parseable receipt: the chain step names it.
+      }
+    }
+  }
+  return cited;
+}
+
+export async function checkApprovals(
+  bundleDir: string,
+  trust: TrustStore,
+  manifest: Manifest | undefined,
+  add: AddProblem,
+  receiptFiles: readonly string[] = [],
+): Promise<number> {
   const records = readApprovals(bundleDir);
+  const byRequest = new Map<string, { record: ApprovalRecord; claims?: ApprovalClaims }>();
   for (const record of records) {
     const sealed = manifest?.approvals.find((a) => a.path === record.path);
     if (manifest && !sealed) add({ step: 'approvals', code: 'APPROVAL_ADDED', file: record.path, message: 'an approval file that was not sealed' });
     else if (sealed && sealed.sha256 !== record.sha256) add({ step: 'approvals', code: 'APPROVAL_CHANGED', file: record.path, message: 'the approval file is not the one sealed' });
     if (record.content === undefined) add({ step: 'approvals', code: 'APPROVAL_MALFORMED', file: record.path, message: 'not a JSON object' });
+    // The file is named after its request, and the request's arguments are the ones its hash names.
+    const stem = record.path.replace(/^.*\//, '').replace(/\.json$/, '');
+    if (stem !== record.requestId) {
+      add({ step: 'approvals', code: 'APPROVAL_MISMATCH', file: record.path, message: `the file holds request ${record.requestId}, not ${stem}` });
+    }
+    const request = (record.content?.request ?? record.content) as { args?: unknown; args_hash?: unknown } | undefined;
+    if (request && 'args' in request && request.args_hash !== hashOfJson(request.args)) {
+      add({ step: 'approvals', code: 'APPROVAL_MISMATCH', file: record.path, message: 'the recorded arguments do not hash to the recorded args_hash (edited)' });
+    }
+    let claims: ApprovalClaims | undefined;
     if (record.approvalJws) {
       try {
-        const claims = await verifyApproval(record.approvalJws, trust);
-        if (claims.request_id !== record.requestId || (manifest && claims.job !== manifest.job)) {
-          add({ step: 'approvals', code: 'APPROVAL_MISMATCH', file: record.path, message: 'the signed approval is for another request or job' });
+        claims = await verifyApproval(record.approvalJws, trust);
+        if (claims.request_id !== record.requestId || (manifest && claims.job !== manifest.job) || (request && claims.args_hash !== request.args_hash)) {
+          add({ step: 'approvals', code: 'APPROVAL_MISMATCH', file: record.path, message: 'the signed approval is for another request, job or call' });
         }
       } catch {
         add({ step: 'approvals', code: 'APPROVAL_INVALID', file: record.path, message: 'the approval is not signed by a trusted approver key' });
       }
     }
+    byRequest.set(record.requestId, { record, ...(claims ? { claims } : {}) });
   }
   for (const sealed of manifest?.approvals ?? []) {
     if (!records.some((r) => r.path === sealed.path)) add({ step: 'approvals', code: 'APPROVAL_MISSING', file: sealed.path, message: 'a sealed approval file is gone' });
+  }
+  // Every call that ran on a signed approval has that approval in the bundle, for exactly that call.
+  for (const cite of citedApprovals(bundleDir, receiptFiles)) {
+    const found = byRequest.get(cite.request_id);
+    if (!found) {
+      add({ step: 'approvals', code: 'APPROVAL_MISSING', file: cite.file, line: cite.line, message: `the call ran on approval ${cite.request_id}, which is not in the bundle` });
+      continue;
+    }
+    if (cite.via === 'elicitation') continue;
+    const claims = found.claims;
+    if (!claims) {
+      add({ step: 'approvals', code: 'APPROVAL_MISSING', file: cite.file, line: cite.line, message: `approval ${cite.request_id} has no valid signed approval` });
+    } else if (claims.tool !== cite.tool || claims.args_hash !== cite.args_hash || claims.wpc_hash !== cite.wpc_hash) {
+      add({ step: 'approvals', code: 'APPROVAL_MISMATCH', file: cite.file, line: cite.line, message: `approval ${cite.request_id} was signed for another call` });
+    }
   }
   return records.length;
 }

@@ -6,7 +6,7 @@ import { verifyReceiptChain } from '../receipts/chain.js';
 import { verifyReceiptSignature } from '../receipts/sign.js';
 import type { Receipt } from '../receipts/types.js';
 import type { Wpc } from '../wpc/schema.js';
-import { BUNDLE, isSealFile } from './layout.js';
+import { BUNDLE, isSealFile, receiptFileName } from './layout.js';
 import type { Manifest } from './manifest.js';
 import { MerkleBuilder, rootAddress } from './merkle.js';
 import { defaultWorkerCount, defaultWorkerScript, inlineRunner, workerRunner, type SegmentRunner } from './pool.js';
@@ -150,6 +150,10 @@ export async function checkReceipts(
         mergeSegment(state, item.path, offset, result, add);
       }
       if (item.identity) {
+        const expected = receiptFileName(item.identity.server, item.identity.session);
+        if (item.path !== expected) {
+          add({ step: 'chain', code: 'RECEIPT_FILE_MISNAMED', file: item.path, line: 1, message: `the receipts in this file belong to ${expected} (copied or renamed)` });
+        }
         state.job ??= item.identity.job;
         const job = manifest?.job ?? state.job;
         if (item.identity.job !== job) add({ step: 'chain', code: 'RECEIPT_FOREIGN_JOB', file: item.path, line: 1, message: `the file belongs to job ${item.identity.job}, not ${job}` });

@@ -111,7 +111,7 @@ export async function verifyBundle(bundleDir: string, options: VerifyOptions): P
     if (!options.trust.get(key, 'receipt')) warnings.push(`keys/trust.json lists receipt key ${key}, which your --trust does not trust`);
   }
 
-  const approvalCount = await checkApprovals(bundleDir, options.trust, manifest, add);
+  const approvalCount = await checkApprovals(bundleDir, options.trust, manifest, add, receiptFiles);
   const gatewayState = await checkGateway(bundleDir, options.gatewayTrust, manifest, add, warnings);
   if (gatewayState.files === 0) notes.set('gateway', 'no gateway receipts');
   notes.set('signatures', `${receiptState.total} receipts on ${receiptState.threads === 0 ? 'the main thread' : `${receiptState.threads} worker threads`}`);

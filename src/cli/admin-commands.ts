@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
+import { ClawError } from '../util/errors.js';
 import { ApprovalStore } from '../approvals/approvals.js';
 import { disableWrites, enableWrites, readKillSwitch } from '../gate/kill-switch.js';
 import { parseCommandArgs } from './args.js';
@@ -59,6 +61,10 @@ export const writesCommand: CommandSpec = {
     const { values, positionals } = parseCommandArgs(argv, { reason: { type: 'string' } });
     const home = homeOf(io);
     const action = positionals[0];
+    // A kill switch dropped into a folder no server reads would stop nothing: refuse a CLAW_HOME that was never initialised.
+    if (!existsSync(home.trustFile)) {
+      throw new ClawError('HOME_NOT_INITIALISED', `${home.root} is not an initialised CLAW_HOME (no trust.json): set CLAW_HOME to the servers' home`);
+    }
     if (action === 'disable') {
       const state = { disabled_at: new Date().toISOString(), by: io.env.USER ?? 'unknown', ...(values.reason ? { reason: values.reason } : {}) };
       disableWrites(home.killSwitchFile, state);

@@ -76,11 +76,21 @@ export const cstIssueCommand: CommandSpec = {
   },
 };
 
+const COMPACT_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const JTI = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** A token given as a file (read) or inline; a path that does not exist is an error, never a token. */
 function readTokenArg(io: Parameters<CommandSpec['run']>[1], arg: string): string {
   const path = resolve(io.cwd, arg);
-  if (arg.split('.').length !== 3 && existsSync(path)) return readFileSync(path, 'utf8').trim();
-  if (arg === '-') throw new UsageError('pass the token file path, not stdin');
-  return arg.trim();
+  if (existsSync(path)) {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      throw new UsageError(`cannot read the token file ${arg}`);
+    }
+  }
+  if (COMPACT_JWT.test(arg.trim())) return arg.trim();
+  throw new UsageError(`no such token file: ${arg}`);
 }
 
 export const cstInspectCommand: CommandSpec = {
@@ -120,7 +130,9 @@ export const cstRevokeCommand: CommandSpec = {
     const { values, positionals } = parseCommandArgs(argv, { reason: { type: 'string' } });
     const arg = requirePositional(positionals, 0, 'jti');
     let jti = arg;
-    if (existsSync(resolve(io.cwd, arg)) || arg.split('.').length === 3) {
+    // A token file or a token is decoded for its jti; a bare argument must look like a jti, so a mistyped
+    // path is an error instead of a revocation that revokes nothing.
+    if (existsSync(resolve(io.cwd, arg)) || COMPACT_JWT.test(arg)) {
       try {
         const claims = decodeJwt(readTokenArg(io, arg));
         if (typeof claims.jti !== 'string') throw new Error('no jti');
@@ -128,6 +140,8 @@ export const cstRevokeCommand: CommandSpec = {
       } catch {
         throw new UsageError('the argument is neither a jti nor a readable token');
       }
+    } else if (!JTI.test(arg)) {
+      throw new UsageError(`'${arg.slice(0, 80)}' is not a token file, a token, or a jti`);
     }
     const home = homeOf(io);
     const trust = await trustOf(io, home);

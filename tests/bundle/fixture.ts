@@ -241,6 +241,8 @@ export async function buildBundle(env: Env, job = 'job-42', options: { summary?:
     issue_keys: ['ENG-1'],
     budget: { max_writes: { used: 7, limit: 8 } },
     approval: { request_id: filed.request_id, approval_id: filed.request_id },
+    // The approved call is exactly the call the approval names: verify checks that they agree.
+    args_hash: filed.args_hash,
   });
   w.outcome(as.hash, 'jira_assign_issue', 'issue.assign', ['ENG-1'], [
     { issue: 'ENG-1', field: 'assignee', before: null, after: { accountId: 'acc-ann', displayName: 'Ann' } },

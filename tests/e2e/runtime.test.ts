@@ -167,6 +167,23 @@ describe('single use: the identical call proceeds once per approval', () => {
   });
 });
 
+describe('admin commands refuse what would silently do nothing', () => {
+  it('writes disable on a CLAW_HOME that was never initialised exits 3; cst revoke of a mistyped path exits 2', async () => {
+    const world = await World.create({ wpc: 'seed.json', sim, job: 'admin-typos' });
+    try {
+      const missing = await world.cli(['writes', 'disable'], { ...world.baseEnv(), CLAW_HOME: `${world.dir}/not-a-home` });
+      expect(missing.code).toBe(3);
+      expect(missing.err).toContain('HOME_NOT_INITIALISED');
+      const typo = await world.cli(['cst', 'revoke', `${world.dir}/triag.cst`]);
+      expect(typo.code).toBe(2);
+      const revoked = await world.cliOk(['cst', 'revoke', world.tokenFile]);
+      expect(revoked.out).toMatch(/^revoked [A-Za-z0-9_-]{16,}/);
+    } finally {
+      await world.close();
+    }
+  });
+});
+
 describe('doctor', () => {
   it('reports every check in one table and exits 0 when all pass, 1 otherwise', async () => {
     const world = await World.create({ wpc: 'seed.json', sim, job: 'doctor' });
