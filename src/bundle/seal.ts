@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hashAddress } from '../util/canonical.js';
@@ -19,6 +19,12 @@ export interface SealOptions {
   /** The receipt key (`loadSigningKey(home, 'receipt')`). */
   key: SigningKey;
   now?: Date;
+  /**
+   * The servers' record of the sessions they opened for this job (`$CLAW_HOME/state/sessions/<job>.jsonl`).
+   * Seal refuses a bundle from which a recorded session's receipt file is missing: deleting a whole session
+   * before the seal is caught here, where the bundle alone could not show it.
+   */
+  sessionIndex?: string;
 }
 
 export interface SealResult {
@@ -46,7 +52,37 @@ export async function sealBundle(bundleDir: string, options: SealOptions): Promi
     throw new BundleError('BUNDLE_ALREADY_SEALED', 'the bundle is already sealed (manifest.json, manifest.sig or a seal receipt exists)');
   }
   const manifest = await computeManifest(bundleDir, options);
+  if (options.sessionIndex) checkSessionIndex(bundleDir, options.sessionIndex);
   return writeSeal(bundleDir, manifest, options);
+}
+
+function checkSessionIndex(bundleDir: string, index: string): void {
+  let text: string;
+  try {
+    text = readFileSync(index, 'utf8');
+  } catch {
+    return; // No server recorded a session for this job on this machine (e.g. a bundle sealed elsewhere).
+  }
+  const here = realpathSync(bundleDir);
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let entry: { bundle_dir?: unknown; file?: unknown };
+    try {
+      entry = JSON.parse(line) as { bundle_dir?: unknown; file?: unknown };
+    } catch {
+      continue;
+    }
+    if (typeof entry.bundle_dir !== 'string' || typeof entry.file !== 'string') continue;
+    let sameBundle = false;
+    try {
+      sameBundle = realpathSync(entry.bundle_dir) === here;
+    } catch {
+      sameBundle = false;
+    }
+    if (sameBundle && !existsSync(join(bundleDir, entry.file))) {
+      throw new BundleError('BUNDLE_DAMAGED', `the session ${entry.file} recorded by its server is missing from the bundle; not sealed`);
+    }
+  }
 }
 
 /** Everything the seal states, computed from the bundle as it is now. Reads only. */

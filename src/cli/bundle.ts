@@ -23,6 +23,7 @@ import {
   type Severity,
 } from '../bundle/index.js';
 import { loadSigningKey } from '../keys/store.js';
+import { readBundleJob, sessionIndexFile } from '../gate/session-index.js';
 import { TrustStore } from '../keys/trust.js';
 import { JiraClient } from '../jira/client.js';
 import { loadJiraConfig } from '../jira/config.js';
@@ -65,8 +66,10 @@ export const bundleSealCommand: CommandSpec = {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
     if (values.help) return help(io, sealSpec);
     const dir = bundleDir(io, positionals);
-    const key = await loadSigningKey(homeOf(io), 'receipt');
-    const sealed = await sealBundle(dir, { key });
+    const home = homeOf(io);
+    const key = await loadSigningKey(home, 'receipt');
+    const job = readBundleJob(dir);
+    const sealed = await sealBundle(dir, { key, ...(job ? { sessionIndex: sessionIndexFile(home, job) } : {}) });
     const m = sealed.manifest;
     if (values.json) {
       io.out(

@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { hashAddress, hashOfJson } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -24,6 +24,7 @@ import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
+import { recordSession } from './session-index.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -155,6 +156,12 @@ export class Gate {
       await attempt('BUNDLE', () => {
         mkdirSync(config.bundleDir, { recursive: true });
         this.#log = ReceiptLog.open({ bundleDir: config.bundleDir, job: config.job, server: this.server, key: receiptKey });
+        recordSession(config.home, config.job, {
+          server: this.server,
+          session: this.#log.session,
+          bundle_dir: config.bundleDir,
+          file: relative(config.bundleDir, this.#log.file),
+        });
         this.#populateBundle();
       });
     }

@@ -234,3 +234,25 @@ describe('a write Jira accepted whose read-back failed is in doubt, not just fai
     }
   });
 });
+
+describe('a whole session deleted from the bundle before the seal', () => {
+  it('is caught by seal, from the servers’ own record of their sessions', async () => {
+    const world = await World.create({ wpc: 'seed.json', sim, job: 'rf-session-gone' });
+    try {
+      const read = await world.connect('read');
+      const write = await world.connect('write');
+      expect((await callTool(read, 'jira_get_issue', { issue_key: 'ENG-6' })).isError).toBe(false);
+      expect((await callTool(write, 'jira_add_comment', { issue_key: 'ENG-6', body: 'evidence' })).isError).toBe(false);
+      await read.close();
+      await write.close();
+      const receipts = join(world.bundleDir, 'receipts');
+      const writeSession = readdirSync(receipts).find((name) => name.startsWith('jira-write-')) as string;
+      rmSync(join(receipts, writeSession));
+      const seal = await world.cli(['bundle', 'seal', world.bundleDir]);
+      expect(seal.code).not.toBe(0);
+      expect(seal.err).toContain(`receipts/${writeSession}`);
+    } finally {
+      await world.close();
+    }
+  });
+});
