@@ -72,9 +72,11 @@ export const wpcLintCommand: CommandSpec = {
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { strict: { type: 'boolean' }, json: { type: 'boolean' } });
     const file = requirePositional(positionals, 0, 'file');
+    // An unreadable file is "could not run" (exit 3); text that is not a WPC is a lint failure (exit 1).
+    const text = readTextFile(io, file, 'WPC file');
     let problems;
     try {
-      problems = lintWpc(parseWpcJson(readTextFile(io, file, 'WPC file')));
+      problems = lintWpc(parseWpcJson(text));
     } catch (error) {
       problems = [{ severity: 'error' as const, path: '$', message: error instanceof Error ? error.message : 'unreadable' }];
     }
@@ -159,8 +161,9 @@ export const wpcDiffCommand: CommandSpec = {
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, registry: { type: 'string' } });
     const home = homeOf(io);
-    const a = await loadWpcArg(io, home, requirePositional(positionals, 0, 'A'), values.registry);
-    const b = await loadWpcArg(io, home, requirePositional(positionals, 1, 'B'), values.registry);
+    const [argA, argB] = [requirePositional(positionals, 0, 'A'), requirePositional(positionals, 1, 'B')];
+    const a = await loadWpcArg(io, home, argA, values.registry);
+    const b = await loadWpcArg(io, home, argB, values.registry);
     const diff = diffWpc(a.policy, b.policy);
     if (values.json) {
       io.out(JSON.stringify({ a: a.hash, b: b.hash, ...diff }));
