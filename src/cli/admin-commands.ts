@@ -7,6 +7,14 @@ import { parseCommandArgs } from './args.js';
 import { adminEvent, homeOf, signingKey } from './common.js';
 import { EXIT, UsageError, type CommandSpec } from './io.js';
 
+/**
+ * The arguments come from the model: characters that reorder or hide text on a terminal (bidi overrides,
+ * zero-width marks) are shown as escapes, so the approver reads what will run, not what it was made to look like.
+ */
+function visible(text: string): string {
+  return text.replace(/[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export const approveCommand: CommandSpec = {
   name: 'approve',
   summary: 'show a pending approval request (the exact call) and sign a single-use, short-lived approval for it',
@@ -31,7 +39,7 @@ export const approveCommand: CommandSpec = {
     io.out(`  target     ${request.target.project ?? '-'} ${request.target.issue_keys.join(', ')}`);
     io.out(`  policy     ${request.wpc_hash}`);
     io.out(`  args hash  ${request.args_hash}`);
-    io.out(`  arguments  ${JSON.stringify(request.args, null, 2).replace(/\n/g, '\n             ')}`);
+    io.out(`  arguments  ${visible(JSON.stringify(request.args, null, 2)).replace(/\n/g, '\n             ')}`);
     // At a terminal the person confirms after reading the call; from a script, running the command with the
     // request id is the decision (the approver key, not this prompt, is what a model cannot reach).
     if (!values.yes && process.stdin.isTTY) {

@@ -9,6 +9,7 @@ import {
   loadGatewayKeys,
   renderReport,
   renderRollbackMarkdown,
+  listReceiptFiles,
   resolveBundleDir,
   reviewBundle,
   rollbackPlan,
@@ -38,6 +39,16 @@ import { EXIT, UsageError, type CliIo, type CommandSpec } from './io.js';
  */
 function bundleDir(io: CliIo, positionals: string[]): string {
   return resolveBundleDir(requirePositional(positionals, 0, 'dir'), io.cwd, homeOf(io));
+}
+
+/**
+ * Review and rollback read receipts only: a folder with none is the wrong path, not a clean bundle, and must
+ * not let a pipeline step pass.
+ */
+function bundleWithReceipts(io: CliIo, positionals: string[]): string {
+  const dir = bundleDir(io, positionals);
+  if (listReceiptFiles(dir).length === 0) throw new BundleError('BUNDLE_NOT_FOUND', `${dir} holds no receipts: not a proof bundle`);
+  return dir;
 }
 
 function help(io: CliIo, spec: { summary: string; usage: string }): number {
@@ -177,7 +188,7 @@ export const bundleReviewCommand: CommandSpec = {
     if (values.help) return help(io, reviewSpec);
     const failOn = (values['fail-on'] ?? 'low') as Severity;
     if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}`);
-    const dir = bundleDir(io, positionals);
+    const dir = bundleWithReceipts(io, positionals);
     const review = reviewBundle(dir, reviewOptions(values));
     const failing = exceptionsAtLeast(review, failOn);
     if (values.json) io.out(JSON.stringify({ ...review, failing: failing.length }));
@@ -214,7 +225,7 @@ export const bundleRollbackPlanCommand: CommandSpec = {
     if (values.help) return help(io, rollbackSpec);
     const format = values.format ?? 'md';
     if (format !== 'md' && format !== 'json') throw new UsageError('--format must be md or json');
-    const dir = bundleDir(io, positionals);
+    const dir = bundleWithReceipts(io, positionals);
     const plan = rollbackPlan(dir);
     if (values['check-jira']) {
       const config = loadJiraConfig(io.env);

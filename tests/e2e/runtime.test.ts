@@ -176,8 +176,31 @@ describe('admin commands refuse what would silently do nothing', () => {
       expect(missing.err).toContain('HOME_NOT_INITIALISED');
       const typo = await world.cli(['cst', 'revoke', `${world.dir}/triag.cst`]);
       expect(typo.code).toBe(2);
+      // Review of a folder without receipts is the wrong path, not a clean bundle.
+      expect((await world.cli(['bundle', 'review', world.dir])).code).toBe(3);
       const revoked = await world.cliOk(['cst', 'revoke', world.tokenFile]);
       expect(revoked.out).toMatch(/^revoked [A-Za-z0-9_-]{16,}/);
+    } finally {
+      await world.close();
+    }
+  });
+});
+
+describe('approve shows hidden characters in model-supplied arguments', () => {
+  it('bidi overrides and zero-width marks are printed as escapes', async () => {
+    const world = await World.create({
+      wpc: { wpc_version: 'v1', tool: 'jira', allow: { projects: ['ENG'], operations: ['issue.get', 'issue.comment.create'] }, approval: { operations: ['issue.comment.create'] } },
+      sim,
+      job: 'bidi',
+    });
+    try {
+      const server = await world.connect('write');
+      const first = await callTool(server, 'jira_add_comment', { issue_key: 'ENG-6', body: 'safe \u202Etxt.exe\u200B' });
+      const shown = await world.cliOk(['approve', String(first.structured.approval_request_id), '--yes']);
+      expect(shown.out).toContain('\\u202e');
+      expect(shown.out).toContain('\\u200b');
+      expect(shown.out).not.toContain('\u202E');
+      await server.close();
     } finally {
       await world.close();
     }
