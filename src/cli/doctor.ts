@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadServerConfig } from '../config/server-config.js';
 import { ReplayStore } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
@@ -19,6 +19,12 @@ interface Check {
   check: string;
   status: 'ok' | 'warn' | 'FAIL';
   detail: string;
+}
+
+function nearestExisting(path: string): string {
+  let current = path;
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  return current;
 }
 
 /** The checks a server would make at start and at its first call, run once, reported as one table. */
@@ -85,12 +91,14 @@ export const doctorCommand: CommandSpec = {
       }
     }
 
+    // The doctor only looks: it probes the bundle folder if it exists, else the nearest folder the server
+    // would create it in, and creates nothing.
+    const probeDir = nearestExisting(config.bundleDir);
     try {
-      mkdirSync(config.bundleDir, { recursive: true });
-      const probe = join(config.bundleDir, `.doctor-${process.pid}`);
+      const probe = join(probeDir, `.doctor-${process.pid}`);
       writeFileSync(probe, 'probe');
       rmSync(probe);
-      add('bundle folder', 'ok', `${config.bundleDir} writable`);
+      add('bundle folder', 'ok', probeDir === config.bundleDir ? `${config.bundleDir} writable` : `${config.bundleDir} can be created (in ${probeDir})`);
     } catch {
       add('bundle folder', 'FAIL', `${config.bundleDir} is not writable`);
     }
