@@ -3,7 +3,7 @@
  * simulator on loopback, real tool calls; then seal, verify, tamper, review, rollback-plan and report on what
  * the servers wrote. Needs `npm run build` (dist/bin), as every end-to-end test does.
  */
-import { appendFileSync, cpSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport, reviewBundle, rollbackPlan, sealBundle, verifyBundle } from '../../src/bundle/index.js';
@@ -121,6 +121,53 @@ describe.skipIf(!built)('proof bundle of a real server run', () => {
       ['RECEIPT_APPENDED', writeFile, lines.length + 1],
       ['MERKLE_ROOT_MISMATCH', 'manifest.json', undefined],
     ]);
+  });
+
+  it('names reordering, truncation, a swapped WPC and a receipt signed by an unknown key', async () => {
+    const copy = (name: string): string => {
+      const dir = join(world.dir, 'tampered', name);
+      cpSync(sealedDir, dir, { recursive: true });
+      return dir;
+    };
+    const lines = readLines(sealedDir, writeFile);
+
+    const reordered = copy('reordered');
+    const swapped = [...lines];
+    [swapped[2], swapped[3]] = [swapped[3] as string, swapped[2] as string];
+    writeLines(reordered, writeFile, swapped);
+    const a = await verifyBundle(reordered, { trust });
+    expect(a.problems).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'RECEIPT_SEQ_MISMATCH', file: writeFile, line: 3 })]));
+
+    const truncated = copy('truncated');
+    const text = readFileSync(join(truncated, writeFile), 'utf8');
+    truncateSync(join(truncated, writeFile), text.length - 40);
+    const b = await verifyBundle(truncated, { trust });
+    expect(b.problems).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'RECEIPT_TRUNCATED', file: writeFile, line: lines.length })]));
+
+    // A different, validly signed WPC put in place of the one in force: its bytes do not hash to its name.
+    const swappedWpc = copy('swapped-wpc');
+    const wpcName = readdirSync(join(swappedWpc, 'wpc')).find((name) => name.endsWith('.json')) as string;
+    const policyKey = await loadSigningKey(clawHome(world.home), 'policy');
+    const { wpcDocument } = await import('../../src/wpc/document.js');
+    const { signWpcHash } = await import('../../src/wpc/signature.js');
+    const wider = wpcDocument({ ...WPC, allow: { ...WPC.allow, projects: ['ENG', 'SEC', 'HR'] } });
+    writeFileSync(join(swappedWpc, 'wpc', wpcName), wider.bytes);
+    writeFileSync(join(swappedWpc, 'wpc', wpcName.replace(/\.json$/, '.sig')), `${await signWpcHash(wider.hash, policyKey)}\n`);
+    const c = await verifyBundle(swappedWpc, { trust });
+    expect(c.ok).toBe(false);
+    expect(c.problems.some((p) => p.step === 'wpc' && p.file === `wpc/${wpcName}`)).toBe(true);
+
+    // A receipt re-signed with a key the auditor does not trust (and re-chained so only the key is wrong).
+    const unknownKey = copy('unknown-key');
+    const { generateSigningKey, signingKeyFromJwk } = await import('../../src/keys/ed25519.js');
+    const stranger = await signingKeyFromJwk((await generateSigningKey()).privateJwk);
+    const forged = [...lines];
+    const target = JSON.parse(forged[1] as string) as Receipt;
+    const { sig: _sig, ...body } = target;
+    forged[1] = receiptLine(signReceipt({ ...body, kid: stranger.kid }, stranger));
+    writeLines(unknownKey, writeFile, forged);
+    const d = await verifyBundle(unknownKey, { trust });
+    expect(d.problems).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'RECEIPT_UNKNOWN_KEY', file: writeFile, line: 2 })]));
   });
 
   it('review: the create over threshold and the denial; no false critical on real changes', () => {
