@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { runCli } from '../cli/main.js';
 import { startSimulator, SIM_USERS } from '../sim/index.js';
-import { round, summarize } from './stats.js';
+import { round, summarize, type Summary } from './stats.js';
 
 const dist = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -53,6 +53,19 @@ async function timeCalls(connected: Connected, count: number, args: (i: number) 
     if (result.isError) throw new Error(`bench call failed: ${JSON.stringify(result.structuredContent)}`);
   }
   return samples;
+}
+
+/** The same figures for reads and writes: gated against bypass, and what the gate adds. */
+function overhead(kind: string, calls: number, gated: Summary, bypass: Summary): Record<string, number> {
+  return {
+    [`${kind}_calls`]: calls,
+    [`${kind}_gated_p50_us`]: gated.p50_us,
+    [`${kind}_bypass_p50_us`]: bypass.p50_us,
+    [`${kind}_gate_overhead_p50_us`]: round(gated.p50_us - bypass.p50_us),
+    [`${kind}_gated_p99_us`]: gated.p99_us,
+    [`${kind}_bypass_p99_us`]: bypass.p99_us,
+    [`${kind}_ratio_p50`]: round(gated.p50_us / bypass.p50_us),
+  };
 }
 
 function rssMb(pid: number | null): number {
@@ -136,20 +149,8 @@ export async function benchServers(options: { reads?: number; writes?: number } 
     const cold = summarize(coldStarts);
 
     return {
-      read_calls: reads,
-      read_gated_p50_us: gr.p50_us,
-      read_bypass_p50_us: br.p50_us,
-      read_gate_overhead_p50_us: round(gr.p50_us - br.p50_us),
-      read_gated_p99_us: gr.p99_us,
-      read_bypass_p99_us: br.p99_us,
-      read_ratio_p50: round(gr.p50_us / br.p50_us),
-      write_calls: writes,
-      write_gated_p50_us: gw.p50_us,
-      write_bypass_p50_us: bw.p50_us,
-      write_gate_overhead_p50_us: round(gw.p50_us - bw.p50_us),
-      write_gated_p99_us: gw.p99_us,
-      write_bypass_p99_us: bw.p99_us,
-      write_ratio_p50: round(gw.p50_us / bw.p50_us),
+      ...overhead('read', reads, gr, br),
+      ...overhead('write', writes, gw, bw),
       cold_start_to_tools_list_p50_ms: round(cold.p50_us / 1000),
       cold_start_to_tools_list_max_ms: round(Math.max(...coldStarts) / 1000),
       rss_read_server_mb: rssMb(gatedRead.pid),
