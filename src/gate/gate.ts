@@ -53,6 +53,8 @@ export type GateResult =
   | { ok: true; data: unknown; receipt: string; decision_receipt: string; outcome: 'succeeded' }
   | { ok: false; denial: Denial };
 
+const WPC_CHANGED = { code: 'WPC_CHANGED', message: 'the WPC file changed after start; restart the server on a signed WPC' };
+
 /** An allowed call whose decision receipt is durable: what its outcome receipt must name. */
 interface AllowedCall {
   tool: Tool;
@@ -214,7 +216,7 @@ export class Gate {
 
   /** Operations the current token and WPC permit: the server lists exactly the tools for these. */
   async permittedOperations(): Promise<Operation[]> {
-    if (!this.ready || !this.#wpc || this.#wpcChanged || this.#checkWpcUnchanged() !== undefined) return [];
+    if (!this.ready || !this.#wpc || this.#checkWpcUnchanged() !== undefined) return [];
     try {
       const cst = await this.#verifyToken();
       return effectiveOperations(this.#wpc.policy, cst?.claims.scope);
@@ -389,7 +391,7 @@ export class Gate {
    * reloaded: the server refuses every call until it is restarted on a WPC named by hash.
    */
   #checkWpcUnchanged(): { code: string; message: string } | undefined {
-    if (this.#wpcChanged) return { code: 'WPC_CHANGED', message: 'the WPC file changed after start; restart the server on a signed WPC' };
+    if (this.#wpcChanged) return WPC_CHANGED;
     if (!this.#wpcFile || !this.#wpc) return undefined;
     const stamp = fileStamp(this.#wpcFile.path);
     if (stamp === this.#wpcFile.stamp) return undefined;
@@ -405,7 +407,7 @@ export class Gate {
     }
     this.#wpcChanged = true;
     this.#event({ type: 'wpc.changed', wpc_hash: this.#wpc.hash });
-    return { code: 'WPC_CHANGED', message: 'the WPC file changed after start; restart the server on a signed WPC' };
+    return WPC_CHANGED;
   }
 
   #checkKillSwitch(): void {

@@ -3,7 +3,8 @@ import { adfToMarkdown } from '../jira/adf/index.js';
 import { isFieldReadable } from '../gate/decide.js';
 import { GateDenied } from '../gate/denial.js';
 import { confineJql, type ConfinedJql } from '../gate/jql.js';
-import { defineTool, type Tool } from '../gate/tool.js';
+import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
+import type { Issue } from '../jira/types.js';
 import {
   FieldIdSchema,
   IssueKeySchema,
@@ -93,7 +94,7 @@ export const searchIssues = defineTool({
 });
 
 /** Issue types a call may see: the WPC's list intersected with the token's; undefined when neither names any. */
-function allowedIssueTypes(ctx: Parameters<typeof presentIssue>[1]): string[] | undefined {
+function allowedIssueTypes(ctx: ToolContext): string[] | undefined {
   const fromWpc = ctx.wpc.allow.issue_types;
   const fromToken = ctx.scope?.issue_types;
   if (fromWpc === undefined) return fromToken;
@@ -117,7 +118,7 @@ export const getIssue = defineTool({
     return { ...target, ...(args.fields ? { fieldsRead: args.fields } : {}), state: issue };
   },
   async run(_args, target, ctx) {
-    const issue = target.state as Parameters<typeof presentIssue>[0];
+    const issue = target.state as Issue;
     return { data: presentIssue(issue, ctx) };
   },
 });
