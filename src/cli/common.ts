@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { clawHomeFromEnv, type ClawHome } from '../config/home.js';
+import { clawHome, defaultAdminRoot, type ClawHome } from '../config/home.js';
+import { settingPath } from '../config/paths.js';
 import { loadSigningKey, loadTrust } from '../keys/store.js';
 import type { KeyRole } from '../keys/roles.js';
 import { ReceiptLog } from '../receipts/log.js';
@@ -9,10 +10,47 @@ import { HASH_ADDRESS } from '../util/canonical.js';
 import { ClawError } from '../util/errors.js';
 import { parseWpcJson, wpcDocument, type WpcDocument } from '../wpc/document.js';
 import { WpcRegistry, registryBackend } from '../wpc/registry.js';
-import type { CliIo } from './io.js';
+import { UsageError, type CliIo } from './io.js';
 
+/**
+ * A path setting as the CLI reads it: `~/` is the user's home, a relative path is relative to where the
+ * command runs (a shell user means "here"). Refused spellings (`~other/`) stop the command with one line.
+ */
+export function cliPath(io: CliIo, name: string, value: string | undefined = io.env[name]): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const resolved = settingPath(value, { ...(io.env.HOME ? { home: io.env.HOME } : {}), cwd: io.cwd });
+  if (!resolved.ok) throw new ClawError('PATH_INVALID', `${name} ${resolved.message}`);
+  return resolved.path;
+}
+
+/** The server home (CLAW_HOME) and the admin home (CLAW_ADMIN_HOME or --admin-home, default a sibling of CLAW_HOME). */
 export function homeOf(io: CliIo): ClawHome {
-  return clawHomeFromEnv({ ...io.env, CLAW_HOME: io.env.CLAW_HOME ? resolve(io.cwd, io.env.CLAW_HOME) : resolve(io.cwd, '.claw') });
+  const root = cliPath(io, 'CLAW_HOME') ?? resolve(io.cwd, '.claw');
+  return clawHome(root, cliPath(io, 'CLAW_ADMIN_HOME') ?? defaultAdminRoot(root));
+}
+
+/**
+ * `--admin-home DIR` works with every command that signs (init, wpc sign, cst issue/renew/revoke, approve,
+ * writes): it is the same as CLAW_ADMIN_HOME for that one command. Arguments after `--` are left alone.
+ */
+export function liftAdminHome(argv: string[], io: CliIo): { argv: string[]; io: CliIo } {
+  const rest: string[] = [];
+  let admin: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--admin-home') {
+      const value = argv[i + 1];
+      if (value === undefined || value.startsWith('-')) throw new UsageError('--admin-home needs a folder');
+      admin = value;
+      i++;
+    } else if (arg.startsWith('--admin-home=')) admin = arg.slice('--admin-home='.length);
+    else rest.push(arg);
+  }
+  return { argv: rest, io: admin === undefined ? io : { ...io, env: { ...io.env, CLAW_ADMIN_HOME: admin } } };
 }
 
 export function readTextFile(io: CliIo, path: string, what: string): string {
@@ -28,7 +66,7 @@ export function registryLocation(io: CliIo, home: ClawHome, flag: string | undef
 }
 
 export function trustFileOf(io: CliIo, home: ClawHome, flag?: string): string {
-  return flag ? resolve(io.cwd, flag) : io.env.CLAW_TRUST ? resolve(io.cwd, io.env.CLAW_TRUST) : home.trustFile;
+  return cliPath(io, '--trust', flag) ?? cliPath(io, 'CLAW_TRUST') ?? home.trustFile;
 }
 
 /**

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { canonicalJson } from '../util/canonical.js';
 import { initKeys } from '../keys/store.js';
 import { KEY_ROLES } from '../keys/roles.js';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { adminHomeDirs, serverHomeDirs } from '../config/home.js';
 import { lintWpc } from '../wpc/lint.js';
 import { signRevocationList } from '../cst/revocation.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -16,31 +17,46 @@ import { EXIT, type CommandSpec } from './io.js';
 
 export const initCommand: CommandSpec = {
   name: 'init',
-  summary: 'create CLAW_HOME: key pairs, trust file, local WPC registry',
-  usage: 'claw-jira init [--json]',
+  summary: 'create CLAW_HOME (receipt key, trust file, registry, state, secrets/, tokens/) and the admin home (policy, issuer, approver keys)',
+  usage: 'claw-jira init [--admin-home <dir>] [--json]   (admin home default: <CLAW_HOME>-admin, or CLAW_ADMIN_HOME)',
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, { json: { type: 'boolean' } });
     const home = homeOf(io);
-    mkdirSync(home.registryDir, { recursive: true });
-    mkdirSync(home.stateDir, { recursive: true, mode: 0o700 });
-    mkdirSync(home.approvalsDir, { recursive: true });
-    mkdirSync(home.bundlesDir, { recursive: true });
     const result = await initKeys(home);
+    // Folders made before init was strict (0755) are tightened: every one holds something private.
+    for (const dir of [...serverHomeDirs(home), ...adminHomeDirs(home)]) {
+      try {
+        chmodSync(dir, 0o700);
+      } catch {
+        // Not ours to change: the servers' permission check names it if it matters.
+      }
+    }
     // A signed empty revocation list: servers refuse to run without one, so deleting it cannot un-revoke.
     if (!existsSync(home.revocationFile)) {
       const list = { v: 1 as const, iat: Math.floor(Date.now() / 1000), revoked: [] };
       writeFileAtomic(home.revocationFile, `${await signRevocationList(list, await signingKey(home, 'issuer'))}\n`);
     }
     if (values.json) {
-      io.out(JSON.stringify({ home: home.root, created: result.created, kept: result.kept, keys: result.trust.keys.map(({ role, kid }) => ({ role, kid })) }));
+      io.out(
+        JSON.stringify({
+          home: home.root,
+          admin_home: home.adminRoot,
+          created: result.created,
+          kept: result.kept,
+          moved: result.moved,
+          keys: result.trust.keys.map(({ role, kid }) => ({ role, kid, private_key: home.privateKeyFile(role) })),
+        }),
+      );
       return EXIT.ok;
     }
-    io.out(`CLAW_HOME ${home.root}`);
+    io.out(`CLAW_HOME       ${home.root}   (the servers' home: receipt key, trust file, state)`);
+    io.out(`CLAW_ADMIN_HOME ${home.adminRoot}   (policy, issuer and approver keys: keep out of the servers' and the agent's reach)`);
     for (const entry of result.trust.keys) {
       if (!KEY_ROLES.includes(entry.role) || !(result.created.includes(entry.role) || result.kept.includes(entry.role))) continue;
-      io.out(`  ${entry.role.padEnd(8)} ${entry.kid}  ${result.created.includes(entry.role) ? 'created' : 'kept (existing key never overwritten)'}`);
+      const state = result.created.includes(entry.role) ? 'created' : result.moved.includes(entry.role) ? 'moved out of CLAW_HOME/keys' : 'kept (existing key never overwritten)';
+      io.out(`  ${entry.role.padEnd(8)} ${entry.kid}  ${state}  ${home.privateKeyFile(entry.role)}`);
     }
-    io.out(`trust file ${home.trustFile}\nregistry   ${home.registryDir}`);
+    io.out(`trust file ${home.trustFile}\nregistry   ${home.registryDir}\nsecrets    ${home.secretsDir}\ntokens     ${home.tokensDir}`);
     return EXIT.ok;
   },
 };

@@ -1,17 +1,14 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadServerConfig } from '../config/server-config.js';
-import { ReplayStore } from '../cst/replay-store.js';
-import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
-import { CstVerifier } from '../cst/verify.js';
-import { JiraClient } from '../jira/client.js';
-import { TrustStore } from '../keys/trust.js';
-import { loadSigningKey } from '../keys/store.js';
+import { loadServerConfig, type ServerConfig } from '../config/server-config.js';
+import type { CstVerifier } from '../cst/verify.js';
+import type { JiraClient } from '../jira/client.js';
 import { TokenReader } from '../gate/token-source.js';
 import { readKillSwitch } from '../gate/kill-switch.js';
-import { describeError } from '../util/errors.js';
-import { WpcRegistry, registryBackend, type VerifiedWpc } from '../wpc/registry.js';
+import { wireGate } from '../gate/wiring.js';
+import { describeError, isClawError } from '../util/errors.js';
+import type { VerifiedWpc } from '../wpc/registry.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, type CommandSpec } from './io.js';
 
@@ -37,58 +34,23 @@ export const doctorCommand: CommandSpec = {
     const { config, problems } = loadServerConfig(io.env);
     const checks: Check[] = [];
     const add = (check: string, status: Check['status'], detail: string) => checks.push({ check, status, detail });
-    for (const problem of problems) add(`setting ${problem.variable}`, 'FAIL', problem.message);
-    if (problems.length === 0) add('settings', 'ok', `job ${config.job}, home ${config.home.root}`);
-
-    let trust: TrustStore | undefined;
+    const scratch = mkdtempSync(join(tmpdir(), 'claw-doctor-'));
     try {
-      trust = await TrustStore.load(config.trustFile);
-      add('trust file', 'ok', `${trust.list().length} keys in ${config.trustFile}`);
-    } catch (error) {
-      add('trust file', 'FAIL', describeError(error));
-    }
-    try {
-      const key = await loadSigningKey(config.home, 'receipt');
-      add('receipt key', 'ok', key.kid);
-    } catch (error) {
-      add('receipt key', 'FAIL', describeError(error));
-    }
-
-    let wpc: VerifiedWpc | undefined;
-    if (trust && config.wpcHash) {
-      try {
-        wpc = await new WpcRegistry(registryBackend(config.registry), trust).get(config.wpcHash);
-        add('WPC', 'ok', `${wpc.hash} verified, signed by ${wpc.signer.kid}`);
-      } catch (error) {
-        add('WPC', 'FAIL', describeError(error));
-      }
-    }
-
-    if (trust && wpc && config.job) {
-      const scratch = mkdtempSync(join(tmpdir(), 'claw-doctor-'));
-      try {
-        const token = new TokenReader(config.token).current();
-        if (token === undefined) {
-          add('CST', wpc.policy.runtime.require_cst ? 'FAIL' : 'warn', 'no token (CLAW_CST_FILE or CLAW_CST)');
-        } else {
-          // A scratch replay store: the doctor must not mark the token as used.
-          const verifier = new CstVerifier({
-            trust,
-            audience: config.audience,
-            job: config.job,
-            replay: new ReplayStore(scratch),
-            revocation: config.revocation.kind === 'url' ? new UrlRevocationSource(config.revocation.url, trust) : new FileRevocationSource(config.revocation.path, trust, { required: true }),
-            clockSkewSeconds: config.clockSkewSeconds,
-          });
-          const verified = await verifier.verify(token, wpc);
-          const remaining = verified.claims.exp - Math.floor(Date.now() / 1000);
-          add('CST', remaining < 60 ? 'warn' : 'ok', `jti ${verified.claims.jti}, ${remaining}s left, scope ${verified.claims.scope.operations.join(',')} on ${verified.claims.scope.projects.join(',')}`);
-        }
-      } catch (error) {
-        add('CST', 'FAIL', `${(error as { code?: string }).code ?? ''} ${describeError(error)}`.trim());
-      } finally {
-        rmSync(scratch, { recursive: true, force: true });
-      }
+      // The servers' own start-up path, with a scratch replay store: the doctor must not mark the token as used.
+      const wiring = await wireGate(config, problems, { replayDir: scratch, jiraOptions: { timeoutMs: Math.min(config.jira?.timeoutMs ?? 10_000, 10_000), retry: { limit: 1 } } });
+      for (const problem of wiring.problems) add(problem.step ?? 'start-up', 'FAIL', `${problem.code}: ${problem.message}`);
+      for (const warning of wiring.warnings) add(warning.step ?? 'start-up', 'warn', `${warning.code}: ${warning.message}`);
+      if (problems.length === 0) add('settings', 'ok', `job ${config.job}, home ${config.home.root}`);
+      if (wiring.parent.kind === 'separate') add('OS user', 'ok', `uid ${wiring.parent.uid}, not the user of its parent process (uid ${wiring.parent.parentUid})`);
+      if (wiring.parent.kind === 'unknown') add('OS user', 'warn', `cannot tell whether this runs as the agent's user: ${wiring.parent.reason}`);
+      if (wiring.trust) add('trust file', 'ok', `${wiring.trust.store.list().length} keys in ${wiring.trust.path}${config.trustPin ? ', matches CLAW_TRUST_SHA256' : ''}`);
+      if (wiring.receiptKey) add('receipt key', 'ok', wiring.receiptKey.kid);
+      const wpc = wiring.wpc;
+      if (wpc) add('WPC', 'ok', `${wpc.hash} verified, signed by ${wpc.signer.kid}`);
+      if (wiring.verifier && wpc) await checkToken(config, wpc, wiring.verifier, add);
+      if (wiring.jira && config.jira) await checkJira(config, wiring.jira, add);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
 
     // The doctor only looks: it probes the bundle folder if it exists, else the nearest folder the server
@@ -105,22 +67,6 @@ export const doctorCommand: CommandSpec = {
     const kill = readKillSwitch(config.home.killSwitchFile);
     add('kill switch', kill ? 'warn' : 'ok', kill ? `writes disabled since ${kill.disabled_at}` : 'writes enabled');
 
-    if (config.jira) {
-      const jira = new JiraClient({ baseUrl: config.jira.baseUrl, auth: config.jira.auth, timeoutMs: Math.min(config.jira.timeoutMs, 10_000), retry: { limit: 1 } });
-      try {
-        const me = await jira.myself();
-        add('Jira auth', 'ok', `${config.jira.baseUrl} as ${me.data.displayName ?? me.data.accountId}`);
-        const info = await jira.serverInfo();
-        const serverTime = (info.data as { serverTime?: unknown }).serverTime;
-        if (typeof serverTime === 'string' && !Number.isNaN(Date.parse(serverTime))) {
-          const skew = Math.round((Date.now() - Date.parse(serverTime)) / 1000);
-          add('clock skew', Math.abs(skew) > config.clockSkewSeconds ? 'FAIL' : 'ok', `${skew}s against Jira (tolerance ${config.clockSkewSeconds}s)`);
-        } else add('clock skew', 'warn', 'Jira did not report its time');
-      } catch (error) {
-        add('Jira auth', 'FAIL', `${(error as { code?: string }).code ?? ''} ${describeError(error)}`.trim());
-      }
-    }
-
     const failed = checks.some((check) => check.status === 'FAIL');
     if (values.json) io.out(JSON.stringify({ ok: !failed, checks }));
     else {
@@ -131,3 +77,35 @@ export const doctorCommand: CommandSpec = {
     return failed ? EXIT.failed : EXIT.ok;
   },
 };
+
+type Add = (check: string, status: Check['status'], detail: string) => void;
+
+async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstVerifier, add: Add): Promise<void> {
+  try {
+    const token = new TokenReader(config.token).current();
+    if (token === undefined) {
+      add('CST', wpc.policy.runtime.require_cst ? 'FAIL' : 'warn', 'no token (CLAW_CST_FILE or CLAW_CST)');
+      return;
+    }
+    const verified = await verifier.verify(token, wpc);
+    const remaining = verified.claims.exp - Math.floor(Date.now() / 1000);
+    add('CST', remaining < 60 ? 'warn' : 'ok', `jti ${verified.claims.jti}, ${remaining}s left, scope ${verified.claims.scope.operations.join(',')} on ${verified.claims.scope.projects.join(',')}`);
+  } catch (error) {
+    add('CST', 'FAIL', `${isClawError(error) ? error.code : ''} ${describeError(error)}`.trim());
+  }
+}
+
+async function checkJira(config: ServerConfig, jira: JiraClient, add: Add): Promise<void> {
+  try {
+    const me = await jira.myself();
+    add('Jira auth', 'ok', `${config.jira?.baseUrl} as ${me.data.displayName ?? me.data.accountId}`);
+    const info = await jira.serverInfo();
+    const serverTime = (info.data as { serverTime?: unknown }).serverTime;
+    if (typeof serverTime === 'string' && !Number.isNaN(Date.parse(serverTime))) {
+      const skew = Math.round((Date.now() - Date.parse(serverTime)) / 1000);
+      add('clock skew', Math.abs(skew) > config.clockSkewSeconds ? 'FAIL' : 'ok', `${skew}s against Jira (tolerance ${config.clockSkewSeconds}s)`);
+    } else add('clock skew', 'warn', 'Jira did not report its time');
+  } catch (error) {
+    add('Jira auth', 'FAIL', `${isClawError(error) ? error.code : ''} ${describeError(error)}`.trim());
+  }
+}

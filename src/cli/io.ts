@@ -1,3 +1,5 @@
+import { ClawError } from '../util/errors.js';
+
 /**
  * What a CLI command may touch, passed in rather than reached for, so every command runs the same in a test
  * (captured output, a temporary CLAW_HOME) as in a terminal.
@@ -37,6 +39,17 @@ export function processIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
   };
+}
+
+/**
+ * A value on the command line that is well-formed as an option but not acceptable (`--job ../evil`, a TTL
+ * above the WPC's limit): one line with a stable code, exit 2 like any other wrong command line.
+ */
+export class InputError extends ClawError {
+  constructor(message: string) {
+    super('INPUT_INVALID', message);
+    this.name = 'InputError';
+  }
 }
 
 export class UsageError extends Error {

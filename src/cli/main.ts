@@ -1,3 +1,4 @@
+import { ZodError } from 'zod';
 import { isClawError } from '../util/errors.js';
 import { approveCommand, writesCommand } from './admin-commands.js';
 import { bundleCommands } from './bundle.js';
@@ -10,10 +11,11 @@ import {
   wpcSignCommand,
   wpcVerifyCommand,
 } from './core-commands.js';
-import { cstInspectCommand, cstIssueCommand, cstRevokeCommand } from './cst-commands.js';
+import { cstInspectCommand, cstIssueCommand, cstRenewCommand, cstRevokeCommand } from './cst-commands.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
-import { EXIT, UsageError, processIo, type CliIo, type CommandSpec } from './io.js';
+import { liftAdminHome } from './common.js';
+import { EXIT, InputError, UsageError, processIo, type CliIo, type CommandSpec } from './io.js';
 import { simCommand } from './sim.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -25,6 +27,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   wpcVerifyCommand,
   wpcDiffCommand,
   cstIssueCommand,
+  cstRenewCommand,
   cstInspectCommand,
   cstRevokeCommand,
   approveCommand,
@@ -45,7 +48,7 @@ function helpText(): string {
     ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
     'exit codes: 0 ok, 1 a check failed (verify, lint, review, doctor), 2 usage error, 3 could not run',
-    'environment: CLAW_HOME (default ./.claw), CLAW_WPC, CLAW_JOB_ID, CLAW_CST_FILE, JIRA_* (see README)',
+    'environment: CLAW_HOME (default ./.claw), CLAW_ADMIN_HOME (default <CLAW_HOME>-admin; or --admin-home DIR), CLAW_WPC, CLAW_JOB_ID, CLAW_CST_FILE, JIRA_* (see README)',
   ].join('\n');
 }
 
@@ -74,21 +77,36 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(group.length > 0 ? `claw-jira ${argv[0]}: choose one of: ${group.map((c) => c.name).join(', ')}` : `claw-jira: unknown command '${argv[0]}' (see claw-jira --help)`);
     return EXIT.usage;
   }
-  const { command, rest } = found;
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const { command } = found;
+  if (found.rest.includes('--help') || found.rest.includes('-h')) {
     io.out(`${command.summary}\n\nusage: ${command.usage}`);
     return EXIT.ok;
   }
   try {
-    return await command.run(rest, io);
+    const lifted = liftAdminHome(found.rest, io);
+    return await command.run(lifted.argv, lifted.io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`claw-jira ${command.name}: ${error.message}\nusage: ${command.usage}`);
       return EXIT.usage;
     }
-    // One line, a stable code, never a stack trace.
-    if (isClawError(error)) io.err(`claw-jira ${command.name}: ${error.code}: ${error.message}`);
-    else io.err(`claw-jira ${command.name}: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.error;
+    // One line, a stable code, never a stack trace or a schema dump.
+    const { code, message } = cliFailure(error);
+    io.err(`claw-jira ${command.name}: ${code}: ${message}`);
+    return error instanceof InputError || error instanceof ZodError ? EXIT.usage : EXIT.error;
   }
+}
+
+/** What a failed command prints: a ClawError's code, a schema's first complaint, else the first line only. */
+function cliFailure(error: unknown): { code: string; message: string } {
+  if (isClawError(error)) return { code: error.code, message: firstLine(error.message) };
+  if (error instanceof ZodError) {
+    const issue = error.issues[0];
+    return { code: 'INPUT_INVALID', message: `${issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${firstLine(issue?.message ?? 'rejected')}` };
+  }
+  return { code: 'FAILED', message: firstLine(error instanceof Error ? error.message : String(error)) };
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').slice(0, 500);
 }

@@ -1,22 +1,19 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { hashAddress, hashOfJson } from '../util/canonical.js';
+import { hashOfJson } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/files.js';
+import { ensureDir, writeFileAtomic } from '../util/files.js';
 import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
-import { loadSigningKey } from '../keys/store.js';
-import { TrustStore } from '../keys/trust.js';
+import type { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
-import { ReplayStore } from '../cst/replay-store.js';
-import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
-import { CstVerifier, type VerifiedCst } from '../cst/verify.js';
+import type { CstVerifier, VerifiedCst } from '../cst/verify.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage, FieldChange, GateReason, JiraExchange, ReceiptContent } from '../receipts/types.js';
 import { ApprovalStore } from '../approvals/approvals.js';
 import { ALWAYS_APPROVAL, NEVER_ELICIT, isWriteOperation, type Operation } from '../wpc/operations.js';
-import { WpcRegistry, registryBackend, addressHex, LocalRegistryBackend, type VerifiedWpc } from '../wpc/registry.js';
+import { addressHex, type VerifiedWpc } from '../wpc/registry.js';
 import { WpcError } from '../wpc/errors.js';
 import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
 import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
@@ -24,6 +21,7 @@ import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
+import { wireGate, type StartupProblem } from './wiring.js';
 import { recordSession } from './session-index.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
@@ -63,11 +61,6 @@ interface AllowedCall {
   wpcHash: string;
 }
 
-/** Codes for the state a misconfigured server is in; each call repeats it so the user sees what to fix. */
-interface StartupProblem {
-  code: string;
-  message: string;
-}
 
 /**
  * The one choke point. Every tool call of both servers passes through `call`, in this order:
@@ -80,6 +73,7 @@ export class Gate {
   readonly server: ServerName;
   readonly problems: StartupProblem[] = [];
   readonly #config: ServerConfig;
+  readonly #configProblems: readonly ConfigProblem[];
   readonly #now: () => Date;
   #trust: TrustStore | undefined;
   #wpc: VerifiedWpc | undefined;
@@ -100,9 +94,8 @@ export class Gate {
     this.#now = options.now ?? (() => new Date());
     this.#tokens = new TokenReader(options.config.token);
     this.#approvals = new ApprovalStore(options.config.home.approvalsDir);
-    for (const problem of options.problems) {
-      this.problems.push({ code: 'CONFIG_INVALID', message: `${problem.variable} ${problem.message}` });
-    }
+    // Turned into problems by the wiring, with everything else that keeps the server from being ready.
+    this.#configProblems = options.problems;
     this.#jira = options.jira;
   }
 
@@ -127,36 +120,21 @@ export class Gate {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const attempt = async (step: string, fn: () => Promise<void> | void): Promise<void> => {
-      try {
-        await fn();
-      } catch (error) {
-        this.problems.push({ code: isClawError(error) ? error.code : `${step}_FAILED`, message: describeError(error) });
-      }
-    };
-    await attempt('TRUST', async () => {
-      checkTrustFile(config.trustFile, config.trustPin);
-      this.#trust = await TrustStore.load(config.trustFile);
-    });
-    const receiptKey = await loadSigningKey(config.home, 'receipt').catch((error: unknown) => {
-      this.problems.push({ code: isClawError(error) ? error.code : 'KEY_UNREADABLE', message: describeError(error) });
-      return undefined;
-    });
-    if (this.#trust && config.wpcHash) {
-      await attempt('WPC', async () => {
-        const registry = new WpcRegistry(registryBackend(config.registry), this.#trust as TrustStore);
-        this.#wpc = await registry.get(config.wpcHash);
-        if (registry.backend instanceof LocalRegistryBackend) {
-          const path = join(registry.backend.location, `${addressHex(config.wpcHash)}.json`);
-          this.#wpcFile = { path, stamp: fileStamp(path) };
-        }
-      });
-    }
+    const wiring = await wireGate(config, this.#configProblems, { ...(this.#jira ? { jira: this.#jira } : {}), now: this.#now });
+    this.problems.push(...wiring.problems.map(({ code, message }) => ({ code, message })));
+    // Warnings (same OS user as the client, no trust pin) are said where the person who set it up looks.
+    for (const warning of wiring.warnings) process.stderr.write(`claw-${this.server}: warning: ${warning.code}: ${warning.message}\n`);
+    this.#trust = wiring.trust?.store;
+    this.#wpc = wiring.wpc;
+    if (wiring.wpcFile) this.#wpcFile = { path: wiring.wpcFile, stamp: fileStamp(wiring.wpcFile) };
+    this.#verifier = wiring.verifier;
+    this.#jira = wiring.jira;
+    const receiptKey = wiring.receiptKey;
     // The bundle and the receipt log come last but do not depend on the rest: a misconfigured server still
-    // leaves receipts of the calls it refused, when it can.
-    if (receiptKey && config.job) {
-      await attempt('BUNDLE', () => {
-        mkdirSync(config.bundleDir, { recursive: true });
+    // leaves receipts of the calls it refused, when it can (never when its own folders are in doubt).
+    if (receiptKey && config.job && wiring.diskSafe) {
+      await this.#attempt('BUNDLE', () => {
+        ensureDir(config.bundleDir);
         this.#log = ReceiptLog.open({ bundleDir: config.bundleDir, job: config.job, server: this.server, key: receiptKey });
         recordSession(config.home, config.job, {
           server: this.server,
@@ -167,28 +145,7 @@ export class Gate {
         this.#populateBundle();
       });
     }
-    if (this.#trust && this.#wpc && config.job) {
-      const trust = this.#trust;
-      this.#verifier = new CstVerifier({
-        trust,
-        audience: config.audience,
-        job: config.job,
-        replay: new ReplayStore(config.home.replayDir),
-        revocation:
-          config.revocation.kind === 'url'
-            ? new UrlRevocationSource(config.revocation.url, trust)
-            : new FileRevocationSource(config.revocation.path, trust, { required: true }),
-        clockSkewSeconds: config.clockSkewSeconds,
-        now: this.#now,
-      });
-      this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
-    }
-    if (!this.#jira && config.jira) {
-      await attempt('JIRA', () => {
-        const jira = config.jira;
-        if (jira) this.#jira = new JiraClient({ baseUrl: jira.baseUrl, auth: jira.auth, timeoutMs: jira.timeoutMs, maxResponseBytes: jira.maxResponseBytes });
-      });
-    }
+    if (this.#verifier) this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
     if (this.#jira) this.#fields = new FieldCatalog(this.#jira);
     this.#event({
       type: 'server.start',
@@ -199,17 +156,25 @@ export class Gate {
     });
   }
 
+  async #attempt(step: string, fn: () => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.problems.push({ code: isClawError(error) ? error.code : `${step}_FAILED`, message: describeError(error) });
+    }
+  }
+
   /** The bundle holds what a verifier needs besides the receipts: the WPC in force and the public keys. */
   #populateBundle(): void {
     const dir = this.#config.bundleDir;
     if (this.#wpc) {
       const hex = addressHex(this.#wpc.hash);
-      mkdirSync(join(dir, 'wpc'), { recursive: true });
+      ensureDir(join(dir, 'wpc'));
       if (!existsSync(join(dir, 'wpc', `${hex}.json`))) writeFileAtomic(join(dir, 'wpc', `${hex}.json`), this.#wpc.bytes);
       if (!existsSync(join(dir, 'wpc', `${hex}.sig`))) writeFileAtomic(join(dir, 'wpc', `${hex}.sig`), `${this.#wpc.signature}\n`);
     }
     if (this.#trust) {
-      mkdirSync(join(dir, 'keys'), { recursive: true });
+      ensureDir(join(dir, 'keys'));
       writeFileAtomic(join(dir, 'keys', 'trust.json'), `${JSON.stringify(this.#trust.toFile(), null, 2)}\n`);
     }
   }
@@ -622,29 +587,6 @@ const READ_POSTS = /\/search\/(jql|approximate-count)/;
 
 function exchange(request: { method: string; path: string; status: number | undefined; attempts: number }): JiraExchange {
   return { method: request.method, path: request.path, status: request.status ?? null, attempts: request.attempts };
-}
-
-/**
- * The trust file decides which keys may sign policies, tokens and approvals: a local user who can edit it
- * can trust his own approver key. So it must not be writable by group or others, and CLAW_TRUST_SHA256 (set in
- * the MCP client's config, outside CLAW_HOME) pins its exact bytes.
- */
-function checkTrustFile(configured: string, pin: string | undefined): void {
-  let bytes: Buffer;
-  let path = configured;
-  try {
-    if (statSync(path).isDirectory()) path = join(path, 'trust.json');
-    if (process.platform !== 'win32' && (statSync(path).mode & 0o022) !== 0) {
-      throw new ClawError('TRUST_PERMISSIONS', `the trust file ${path} is writable by group or others; chmod 644 it`);
-    }
-    bytes = readFileSync(path);
-  } catch (error) {
-    if (isClawError(error)) throw error;
-    throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
-  }
-  if (pin !== undefined && hashAddress(bytes) !== pin) {
-    throw new ClawError('TRUST_PIN_MISMATCH', `the trust file ${path} does not match CLAW_TRUST_SHA256`);
-  }
 }
 
 function fileStamp(path: string): string {

@@ -22,13 +22,13 @@ export class TokenReader {
       const st = statSync(source.path, { bigint: true });
       stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
     } catch {
-      throw new CstError('CST_MISSING', 'the token file named by CLAW_CST_FILE cannot be read');
+      throw new CstError('CST_MISSING', `the token file ${source.path} (CLAW_CST_FILE) does not exist or cannot be read`);
     }
     if (stamp !== this.#stamp) {
       try {
         this.#token = readFileSync(source.path, 'utf8').trim();
       } catch {
-        throw new CstError('CST_MISSING', 'the token file named by CLAW_CST_FILE cannot be read');
+        throw new CstError('CST_MISSING', `the token file ${source.path} (CLAW_CST_FILE) cannot be read`);
       }
       this.#stamp = stamp;
     }

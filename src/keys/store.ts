@@ -1,14 +1,17 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
 import { ClawError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/files.js';
-import type { ClawHome } from '../config/home.js';
-import { KEY_ROLES, type KeyRole } from './roles.js';
+import { ensureDir, writeFileAtomic } from '../util/files.js';
+import { adminHomeDirs, serverHomeDirs, type ClawHome } from '../config/home.js';
+import { ADMIN_ROLES, KEY_ROLES, type KeyRole } from './roles.js';
 import { generateSigningKey, signingKeyFromJwk, type SigningKey } from './ed25519.js';
 import { TrustStore, type TrustFile } from './trust.js';
 
 export interface InitResult {
   created: KeyRole[];
   kept: KeyRole[];
+  /** Admin keys found in the server home (the layout before homes were split), moved to their admin folders. */
+  moved: KeyRole[];
   trust: TrustFile;
 }
 
@@ -20,6 +23,11 @@ export async function initKeys(home: ClawHome, now: Date = new Date()): Promise<
   const created: KeyRole[] = [];
   const kept: KeyRole[] = [];
   const entries: TrustFile['keys'] = [];
+  if (isInside(home.adminRoot, home.root)) {
+    throw new ClawError('ADMIN_HOME_INSIDE_SERVER_HOME', `the admin home ${home.adminRoot} is inside the server home ${home.root}: keep them apart (CLAW_ADMIN_HOME)`);
+  }
+  for (const dir of [...serverHomeDirs(home), ...adminHomeDirs(home)]) ensureDir(dir);
+  const moved = moveLegacyAdminKeys(home);
   for (const role of KEY_ROLES) {
     const file = home.privateKeyFile(role);
     if (existsSync(file)) {
@@ -35,7 +43,62 @@ export async function initKeys(home: ClawHome, now: Date = new Date()): Promise<
   }
   const trust: TrustFile = { version: 1, keys: mergeTrust(home, entries) };
   writeFileAtomic(home.trustFile, `${JSON.stringify(trust, null, 2)}\n`);
-  return { created, kept, trust };
+  return { created, kept, moved, trust };
+}
+
+/** An older home kept every private key in CLAW_HOME/keys: move the admin ones out (never over an existing key). */
+function moveLegacyAdminKeys(home: ClawHome): KeyRole[] {
+  const moved: KeyRole[] = [];
+  for (const role of ADMIN_ROLES) {
+    const legacy = home.serverHomeKeyFile(role);
+    const target = home.privateKeyFile(role);
+    if (!existsSync(legacy) || existsSync(target)) continue;
+    try {
+      renameSync(legacy, target);
+    } catch {
+      // Another filesystem: copy (mode kept), then remove the old copy.
+      copyFileSync(legacy, target, constants.COPYFILE_EXCL);
+      rmSync(legacy);
+    }
+    moved.push(role);
+  }
+  return moved;
+}
+
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Private keys of the policy signer, the token issuer or the approver that a server could read from its own
+ * home: with one of them a compromised or prompt-injected server could sign itself a policy, a token or an
+ * approval. Any readable one is a reason not to start.
+ */
+export function adminKeysInServerHome(home: ClawHome): string[] {
+  const found = new Set<string>();
+  const readable = (file: string) => {
+    try {
+      accessSync(file, constants.R_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  for (const role of ADMIN_ROLES) {
+    if (readable(home.serverHomeKeyFile(role))) found.add(home.serverHomeKeyFile(role));
+    if (isInside(home.privateKeyFile(role), home.root) && readable(home.privateKeyFile(role))) found.add(home.privateKeyFile(role));
+  }
+  // Any other private key in the server's key folder (a copy, a renamed key) is refused as well.
+  try {
+    for (const name of readdirSync(home.keysDir)) {
+      const file = join(home.keysDir, name);
+      if (name.endsWith('.private.jwk') && file !== home.privateKeyFile('receipt') && readable(file)) found.add(file);
+    }
+  } catch {
+    // No key folder: nothing there to refuse.
+  }
+  return [...found].sort();
 }
 
 /** Keep keys already trusted (e.g. an older, rotated policy key) beside the current ones. */
@@ -56,7 +119,8 @@ export async function loadSigningKey(home: ClawHome, role: KeyRole): Promise<Sig
   try {
     raw = readFileSync(file, 'utf8');
   } catch {
-    throw new ClawError('KEY_UNREADABLE', `cannot read the ${role} key (${file}); run 'claw-jira init'`);
+    const where = role === 'receipt' ? 'CLAW_HOME' : 'CLAW_ADMIN_HOME or --admin-home';
+    throw new ClawError('KEY_UNREADABLE', `cannot read the ${role} key (${file}); run 'claw-jira init', or set ${where} to the folder that holds it`);
   }
   // A private key readable by others is a leaked key: refuse it rather than sign with it.
   if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) {

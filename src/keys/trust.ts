@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { hashAddress } from '../util/canonical.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ClawError } from '../util/errors.js';
@@ -47,16 +48,14 @@ export class TrustStore {
 
   /** Load a trust file; a folder (a CLAW_HOME, or a bundle's keys/) means its trust.json. */
   static async load(path: string): Promise<TrustStore> {
-    let raw: string;
-    try {
-      if (statSync(path).isDirectory()) path = join(path, 'trust.json');
-      raw = readFileSync(path, 'utf8');
-    } catch {
-      throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
-    }
+    return (await readTrustFile(path)).store;
+  }
+
+  /** Parse bytes already read (and hashed) by the caller: the keys trusted are those of exactly these bytes. */
+  static async fromBytes(bytes: Uint8Array, path: string): Promise<TrustStore> {
     let json: unknown;
     try {
-      json = JSON.parse(raw);
+      json = JSON.parse(Buffer.from(bytes).toString('utf8'));
     } catch {
       throw new ClawError('TRUST_INVALID', `trust file ${path} is not JSON`);
     }
@@ -81,4 +80,48 @@ export class TrustStore {
       keys: this.list().map((key) => ({ role: key.role, kid: key.kid, jwk: key.publicJwk as PublicJwk })),
     };
   }
+}
+
+export interface ReadTrustOptions {
+  /** `sha256:` of the expected bytes (CLAW_TRUST_SHA256). */
+  pin?: string;
+  /** Checks on the opened file itself (its fstat), e.g. the server's ownership and mode rules. */
+  check?: (path: string, stat: Stats) => void;
+}
+
+export interface LoadedTrust {
+  store: TrustStore;
+  path: string;
+  hash: string;
+}
+
+/**
+ * Read the trust file once, through one descriptor: the permission check (fstat), the pin (hash) and the
+ * parse all see the same bytes, so swapping the file between the checks and the load changes nothing.
+ */
+export async function readTrustFile(path: string, options: ReadTrustOptions = {}): Promise<LoadedTrust> {
+  let bytes: Buffer;
+  let fd: number | undefined;
+  try {
+    try {
+      if (statSync(path).isDirectory()) path = join(path, 'trust.json');
+      fd = openSync(path, 'r');
+    } catch {
+      throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
+    }
+    const stat = fstatSync(fd);
+    options.check?.(path, stat);
+    try {
+      bytes = readFileSync(fd);
+    } catch {
+      throw new ClawError('TRUST_UNREADABLE', `cannot read trust file ${path}`);
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const hash = hashAddress(bytes);
+  if (options.pin !== undefined && hash !== options.pin) {
+    throw new ClawError('TRUST_PIN_MISMATCH', `the trust file ${path} does not match CLAW_TRUST_SHA256`);
+  }
+  return { store: await TrustStore.fromBytes(bytes, path), path, hash };
 }

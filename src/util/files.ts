@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+import { closeSync, existsSync, fchownSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync, chownSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -15,7 +15,40 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** Every file claw-jira writes holds something only its owner should read (keys, tokens, ticket text, receipts). */
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * The owner a file written by root should get: the owner of the folder it lands in. An admin running the CLI
+ * through sudo into the `claw` user's home (approve, revoke, renew) must leave files that user can read.
+ */
+function inheritedOwner(dir: string): { uid: number; gid: number } | undefined {
+  if (typeof process.geteuid !== 'function' || process.geteuid() !== 0) return undefined;
+  try {
+    const st = statSync(dir);
+    return st.uid === 0 ? undefined : { uid: st.uid, gid: st.gid };
+  } catch {
+    return undefined;
+  }
+}
+
+/** mkdir -p with 0700 for every folder it creates (each given the owner of the folder it was made in, under root). */
+export function ensureDir(dir: string): void {
+  if (existsSync(dir)) return;
+  const created: string[] = [];
+  let current = dir;
+  while (!existsSync(current) && dirname(current) !== current) {
+    created.unshift(current);
+    current = dirname(current);
+  }
+  const owner = inheritedOwner(current);
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (owner) for (const path of created) chownSync(path, owner.uid, owner.gid);
+}
+
 export interface AtomicWriteOptions {
+  /** Default 0600. */
   mode?: number;
   /** Refuse to replace an existing file (never overwrite keys). */
   exclusive?: boolean;
@@ -27,10 +60,13 @@ export interface AtomicWriteOptions {
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
+  const owner = inheritedOwner(dir);
+  const mode = options.mode ?? PRIVATE_FILE_MODE;
   if (options.exclusive) {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? 0o644);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
     try {
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
       writeAll(fd, data);
       fsyncSync(fd);
     } finally {
@@ -40,9 +76,10 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
     return;
   }
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? 0o644);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     try {
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
       writeAll(fd, data);
       fsyncSync(fd);
     } finally {

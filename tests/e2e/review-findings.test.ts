@@ -156,7 +156,7 @@ describe('local tampering with CLAW_HOME', () => {
     await mismatch.close();
     chmodSync(trust, 0o666);
     const open = await world.connect('read');
-    expect((await callTool(open, 'jira_get_issue', { issue_key: 'ENG-6' })).structured.code).toBe('TRUST_PERMISSIONS');
+    expect((await callTool(open, 'jira_get_issue', { issue_key: 'ENG-6' })).structured.code).toBe('UNSAFE_PERMISSIONS');
     await open.close();
     chmodSync(trust, 0o644);
   });
