@@ -140,7 +140,8 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
     );
   }
   // The trust file's own check (on its descriptor) repeats the path check word for word: say it once.
-  const unique = new Map(problems.map((problem) => [`${problem.code} ${problem.message}`, problem]));
+  const unique = new Map<string, StartupProblem>();
+  for (const problem of problems) if (!unique.has(`${problem.code} ${problem.message}`)) unique.set(`${problem.code} ${problem.message}`, problem);
   wiring.problems = [...unique.values()];
   return wiring;
 }

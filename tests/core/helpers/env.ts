@@ -49,5 +49,10 @@ export async function makeEnv(): Promise<CoreEnv> {
     return new WpcRegistry(backend, trust).get(document.hash);
   };
   const seed = await publish(seedWpc());
-  return { root, home, trust, keys, backend, registry, seed, publish, cleanup: () => removeDir(root) };
+  // The admin keys live beside the server home (<root>-admin), so cleaning up removes both.
+  const cleanup = () => {
+    removeDir(root);
+    removeDir(home.adminRoot);
+  };
+  return { root, home, trust, keys, backend, registry, seed, publish, cleanup };
 }
