@@ -1,0 +1,102 @@
+/**
+ * `claw-jira cst renew`: a token file kept fresh while a real server runs on it. Short TTLs, and the test
+ * waits for conditions (a token's expiry passed, a tool list changed), never asserts a duration.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { CLI_BIN, World, callTool, toolNames } from './harness.js';
+
+let sim: RunningSimulator;
+beforeAll(async () => {
+  sim = await startSimulator({ port: 0, seed: 5 });
+});
+afterAll(async () => sim?.close());
+
+const SHORT = {
+  wpc_version: 'v1',
+  tool: 'jira',
+  allow: { projects: ['ENG'], operations: ['issue.get', 'issue.search'] },
+  runtime: { require_cst: true, cst_policy_hash_pin: true, max_ttl_seconds: 4 },
+};
+
+function claims(file: string): { jti: string; exp: number } {
+  const token = readFileSync(file, 'utf8').trim();
+  return JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { jti: string; exp: number };
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, limitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('cst renew', () => {
+  let world: World;
+  let watcher: ChildProcess | undefined;
+  beforeAll(async () => {
+    world = await World.create({ wpc: SHORT, sim, job: 'renew', cstArgs: ['--ttl', '4'] });
+  });
+  afterAll(async () => {
+    if (watcher?.pid !== undefined && watcher.exitCode === null) process.kill(watcher.pid, 'SIGTERM');
+    await world?.close();
+  });
+
+  it('renews only when due, and refuses a margin at or above the lifetime in one line', async () => {
+    const file = join(world.dir, 'once.cst');
+    const flags = ['cst', 'renew', '--wpc', world.wpcHash, '--job', 'renew', '--out', file];
+    const first = await world.cliOk([...flags, '--renew-before', '1']);
+    expect(first.out).toMatch(/^renewed: token /);
+    const jti = claims(file).jti;
+    const again = await world.cliOk([...flags, '--renew-before', '1']);
+    expect(again.out).toBe('');
+    expect(again.err).toMatch(/next renewal due in \d+s/);
+    expect(claims(file).jti).toBe(jti);
+    const wide = await world.cli([...flags, '--renew-before', '10', '--ttl', '4'].map((arg) => (arg === file ? join(world.dir, 'other.cst') : arg)));
+    expect(wide.code).toBe(2);
+    expect(wide.err.trim().split('\n')).toHaveLength(1);
+    expect(wide.err).toContain('INPUT_INVALID: --renew-before (10s) must be below the token');
+    const job = await world.cli(['cst', 'renew', '--wpc', world.wpcHash, '--job', '../evil', '--out', join(world.dir, 'x.cst')]);
+    expect(job.code).toBe(2);
+    expect(job.err).toContain('INPUT_INVALID: --job');
+  });
+
+  it('with --watch, a server keeps its tools after the first token expired; without renewal the tools go away', async () => {
+    const fixed = join(world.dir, 'not-renewed.cst');
+    copyFileSync(world.tokenFile, fixed);
+    const original = claims(world.tokenFile);
+    // No clock-skew allowance, so "expired" means expired.
+    const renewed = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0' });
+    const control = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0', CLAW_CST_FILE: fixed });
+    expect(await toolNames(renewed)).toContain('jira_get_issue');
+    expect(await toolNames(control)).toContain('jira_get_issue');
+
+    watcher = spawn(process.execPath, [CLI_BIN, 'cst', 'renew', '--wpc', world.wpcHash, '--job', 'renew', '--out', world.tokenFile, '--ttl', '4', '--renew-before', '2', '--watch'], {
+      cwd: world.dir,
+      env: world.baseEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    watcher.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+    watcher.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+
+    await until('the first token to expire', () => Date.now() / 1000 > original.exp + 1);
+    await until('the control server to drop its tools', async () => (await toolNames(control)).length === 0);
+    expect((await callTool(control, 'jira_get_issue', { issue_key: 'ENG-1' })).structured.code).toBe('CST_EXPIRED');
+
+    expect(claims(world.tokenFile).jti).not.toBe(original.jti);
+    expect(await toolNames(renewed)).toContain('jira_get_issue');
+    const result = await callTool(renewed, 'jira_get_issue', { issue_key: 'ENG-1' });
+    expect(result.isError, result.text).toBe(false);
+    expect(log).toMatch(/renewed: token \S+ for job renew/);
+    expect(log).not.toContain(readFileSync(world.tokenFile, 'utf8').trim());
+
+    const exited = new Promise<number | null>((resolve) => watcher?.once('exit', (code) => resolve(code)));
+    process.kill(watcher.pid as number, 'SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
