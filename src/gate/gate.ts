@@ -145,7 +145,11 @@ export class Gate {
         this.#populateBundle();
       });
     }
-    if (this.#verifier) this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
+    if (this.#verifier) {
+      await this.#attempt('BUDGET', () => {
+        this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
+      });
+    }
     if (this.#jira) this.#fields = new FieldCatalog(this.#jira);
     this.#event({
       type: 'server.start',

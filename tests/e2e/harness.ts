@@ -134,11 +134,13 @@ export class World {
     server: 'read' | 'write',
     overrides: Record<string, string | undefined> = {},
     capabilities: ClientCapabilities = {},
+    /** Run the bin through a launcher (e.g. `setpriv --reuid claw … -- node`), as a separate-user deployment does. */
+    launcher?: string[],
   ): Promise<Connected> {
     const transport = new StdioClientTransport({
       // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags).
-      command: SERVER_BIN[server],
-      args: [],
+      command: launcher?.[0] ?? SERVER_BIN[server],
+      args: launcher ? [...launcher.slice(1), SERVER_BIN[server]] : [],
       env: this.serverEnv(overrides),
       stderr: 'pipe',
       cwd: this.dir,
