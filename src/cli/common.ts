@@ -62,7 +62,9 @@ export function readTextFile(io: CliIo, path: string, what: string): string {
 }
 
 export function registryLocation(io: CliIo, home: ClawHome, flag: string | undefined): string {
-  return flag ?? io.env.CLAW_REGISTRY ?? home.registryDir;
+  const named = flag ?? io.env.CLAW_REGISTRY;
+  if (named === undefined || named.trim() === '') return home.registryDir;
+  return /^https?:\/\//i.test(named.trim()) ? named.trim() : (cliPath(io, flag !== undefined ? '--registry' : 'CLAW_REGISTRY', named) as string);
 }
 
 export function trustFileOf(io: CliIo, home: ClawHome, flag?: string): string {

@@ -73,7 +73,7 @@ function readSecret(env: Env, name: string): Secret | undefined {
     try {
       raw = readFileSync(path, 'utf8');
     } catch {
-      throw invalid(fileVar, `names a file that does not exist or cannot be read (${path})`);
+      throw invalid(fileVar, 'names a file that cannot be read');
     }
     from = fileVar;
   } else if (direct !== undefined) {

@@ -19,7 +19,7 @@ const SHORT = {
   wpc_version: 'v1',
   tool: 'jira',
   allow: { projects: ['ENG'], operations: ['issue.get', 'issue.search'] },
-  runtime: { require_cst: true, cst_policy_hash_pin: true, max_ttl_seconds: 4 },
+  runtime: { require_cst: true, cst_policy_hash_pin: true, max_ttl_seconds: 6 },
 };
 
 function claims(file: string): { jti: string; exp: number } {
@@ -39,7 +39,7 @@ describe('cst renew', () => {
   let world: World;
   let watcher: ChildProcess | undefined;
   beforeAll(async () => {
-    world = await World.create({ wpc: SHORT, sim, job: 'renew', cstArgs: ['--ttl', '4'] });
+    world = await World.create({ wpc: SHORT, sim, job: 'renew', cstArgs: ['--ttl', '6'] });
   });
   afterAll(async () => {
     if (watcher?.pid !== undefined && watcher.exitCode === null) process.kill(watcher.pid, 'SIGTERM');
@@ -56,7 +56,7 @@ describe('cst renew', () => {
     expect(again.out).toBe('');
     expect(again.err).toMatch(/next renewal due in \d+s/);
     expect(claims(file).jti).toBe(jti);
-    const wide = await world.cli([...flags, '--renew-before', '10', '--ttl', '4'].map((arg) => (arg === file ? join(world.dir, 'other.cst') : arg)));
+    const wide = await world.cli([...flags, '--renew-before', '10', '--ttl', '6'].map((arg) => (arg === file ? join(world.dir, 'other.cst') : arg)));
     expect(wide.code).toBe(2);
     expect(wide.err.trim().split('\n')).toHaveLength(1);
     expect(wide.err).toContain('INPUT_INVALID: --renew-before (10s) must be below the token');
@@ -69,13 +69,9 @@ describe('cst renew', () => {
     const fixed = join(world.dir, 'not-renewed.cst');
     copyFileSync(world.tokenFile, fixed);
     const original = claims(world.tokenFile);
-    // No clock-skew allowance, so "expired" means expired.
-    const renewed = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0' });
-    const control = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0', CLAW_CST_FILE: fixed });
-    expect(await toolNames(renewed)).toContain('jira_get_issue');
-    expect(await toolNames(control)).toContain('jira_get_issue');
-
-    watcher = spawn(process.execPath, [CLI_BIN, 'cst', 'renew', '--wpc', world.wpcHash, '--job', 'renew', '--out', world.tokenFile, '--ttl', '4', '--renew-before', '2', '--watch'], {
+    // A 6 s token renewed 4 s before it expires: the file always holds one with seconds to spare, even on a
+    // loaded machine. The watcher starts first, so the servers never depend on the first token still being fresh.
+    watcher = spawn(process.execPath, [CLI_BIN, 'cst', 'renew', '--wpc', world.wpcHash, '--job', 'renew', '--out', world.tokenFile, '--ttl', '6', '--renew-before', '4', '--watch'], {
       cwd: world.dir,
       env: world.baseEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,13 +79,16 @@ describe('cst renew', () => {
     let log = '';
     watcher.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
     watcher.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+    // No clock-skew allowance, so "expired" means expired.
+    const renewed = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0' });
+    const control = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0', CLAW_CST_FILE: fixed });
 
     await until('the first token to expire', () => Date.now() / 1000 > original.exp + 1);
     await until('the control server to drop its tools', async () => (await toolNames(control)).length === 0);
     expect((await callTool(control, 'jira_get_issue', { issue_key: 'ENG-1' })).structured.code).toBe('CST_EXPIRED');
+    await until('the renewed server to list its tools', async () => (await toolNames(renewed)).includes('jira_get_issue'));
 
     expect(claims(world.tokenFile).jti).not.toBe(original.jti);
-    expect(await toolNames(renewed)).toContain('jira_get_issue');
     const result = await callTool(renewed, 'jira_get_issue', { issue_key: 'ENG-1' });
     expect(result.isError, result.text).toBe(false);
     expect(log).toMatch(/renewed: token \S+ for job renew/);
