@@ -8,7 +8,7 @@ import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js'
 import { CstVerifier } from '../cst/verify.js';
 import { JiraClient, type JiraClientOptions } from '../jira/client.js';
 import type { SigningKey } from '../keys/ed25519.js';
-import { adminKeysInServerHome, loadSigningKey } from '../keys/store.js';
+import { adminKeysInServerHome, loadSigningKey, readableAdminKeys } from '../keys/store.js';
 import { readTrustFile, type LoadedTrust } from '../keys/trust.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { WpcRegistry, registryBackend, addressHex, LocalRegistryBackend, type VerifiedWpc } from '../wpc/registry.js';
@@ -149,6 +149,15 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
 function checkUser(wiring: GateWiring, config: ServerConfig): void {
   const parent = wiring.parent;
   if (parent.kind !== 'same') return;
+  // Outside its home, so not a refusal; but whoever runs as this user (the agent's shell) can sign with them.
+  const adminKeys = readableAdminKeys(config.home);
+  if (adminKeys.length > 0) {
+    wiring.warnings.push({
+      code: 'ADMIN_KEYS_READABLE',
+      message: `this server's OS user can read admin private keys (${adminKeys.join(', ')}): so can an agent with a shell as this user`,
+      step: 'admin keys',
+    });
+  }
   const problem: StartupProblem = {
     code: 'SAME_USER_AS_CLIENT',
     message:

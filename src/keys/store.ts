@@ -65,6 +65,20 @@ function moveLegacyAdminKeys(home: ClawHome): KeyRole[] {
   return moved;
 }
 
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Admin private keys in the admin home that this process could read (in same-user mode, so could the agent). */
+export function readableAdminKeys(home: ClawHome): string[] {
+  return ADMIN_ROLES.map((role) => home.privateKeyFile(role)).filter(readable);
+}
+
 function isInside(path: string, folder: string): boolean {
   const rel = relative(folder, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
@@ -77,14 +91,6 @@ function isInside(path: string, folder: string): boolean {
  */
 export function adminKeysInServerHome(home: ClawHome): string[] {
   const found = new Set<string>();
-  const readable = (file: string) => {
-    try {
-      accessSync(file, constants.R_OK);
-      return statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  };
   for (const role of ADMIN_ROLES) {
     if (readable(home.serverHomeKeyFile(role))) found.add(home.serverHomeKeyFile(role));
     if (isInside(home.privateKeyFile(role), home.root) && readable(home.privateKeyFile(role))) found.add(home.privateKeyFile(role));

@@ -203,6 +203,11 @@ describe('a server refuses to start on what it must not trust, and doctor says t
     const warned = await world.connect('read');
     expect(await toolNames(warned)).not.toEqual([]);
     expect(warned.stderr()).toMatch(/warning: SAME_USER_AS_CLIENT: this server runs as the same OS user \(uid \d+\)/);
+    // The admin home beside CLAW_HOME is readable by this user too: said, with the paths.
+    expect(warned.stderr()).toContain(`warning: ADMIN_KEYS_READABLE: this server's OS user can read admin private keys (${world.home}-admin/policy/policy.private.jwk`);
+    const doctor = await world.cli(['doctor'], world.serverEnv());
+    expect(doctor.out).toMatch(/warn\s+admin keys\s+ADMIN_KEYS_READABLE/);
+    expect(doctor.out).toMatch(/warn\s+OS user\s+SAME_USER_AS_CLIENT/);
     await warned.close();
     const seen = await serverAndDoctor({ CLAW_REQUIRE_SEPARATE_USER: '1' });
     expect(seen.server).toMatch(/^SAME_USER_AS_CLIENT/);
