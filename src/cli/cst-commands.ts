@@ -1,15 +1,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { hashAddress } from '../util/canonical.js';
+import { HASH_ADDRESS, hashAddress } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
-import { HASH_ADDRESS } from '../util/canonical.js';
 import { JOB_ID } from '../config/server-config.js';
 import { writeFileAtomic } from '../util/files.js';
 import { issueCst, wpcScope, type IssuedCst } from '../cst/issue.js';
 import { revokeInFile } from '../cst/revocation.js';
 import { ScopeSchema, type Scope } from '../cst/scope.js';
-import { WpcRegistry, registryBackend, type VerifiedWpc } from '../wpc/registry.js';
+import { WpcRegistry, registryBackend } from '../wpc/registry.js';
 import { InputError, UsageError, EXIT, type CliIo, type CommandSpec } from './io.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { adminEvent, cliPath, homeOf, registryLocation, signingKey, splitList, trustOf } from './common.js';
@@ -41,7 +40,7 @@ function positiveSeconds(value: string | undefined, flag: string): number | unde
 }
 
 /** Everything `cst issue` and `cst renew` share: the flags checked first (one line each), then one signed token. */
-async function issueFromFlags(values: IssueFlags, io: CliIo): Promise<{ issued: IssuedCst; job: string; wpc: VerifiedWpc }> {
+async function issueFromFlags(values: IssueFlags, io: CliIo): Promise<{ issued: IssuedCst; job: string }> {
   const wpcHash = values.wpc ?? io.env.CLAW_WPC;
   const job = values.job ?? io.env.CLAW_JOB_ID;
   if (!wpcHash) throw new UsageError('--wpc <sha256:hex> is required (or CLAW_WPC)');
@@ -72,7 +71,7 @@ async function issueFromFlags(values: IssueFlags, io: CliIo): Promise<{ issued: 
     ...(values.aud ? { audience: values.aud } : {}),
     ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
   });
-  return { issued, job, wpc };
+  return { issued, job };
 }
 
 /** The token is a bearer secret: only its owner may read the file, and a reader never sees half of it. */

@@ -61,7 +61,6 @@ interface AllowedCall {
   wpcHash: string;
 }
 
-
 /**
  * The one choke point. Every tool call of both servers passes through `call`, in this order:
  * WPC still the one verified at start → input → CST (signature, claims, revocation, replay) → operation
