@@ -87,7 +87,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return await command.run(lifted.argv, lifted.io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`claw-jira ${command.name}: ${error.message}\nusage: ${command.usage}`);
+      // One line like every other failure: the stable code, what is wrong, then the usage to fix it.
+      io.err(`claw-jira ${command.name}: USAGE_INVALID: ${firstLine(error.message)}; usage: ${command.usage}`);
       return EXIT.usage;
     }
     // One line, a stable code, never a stack trace or a schema dump.
