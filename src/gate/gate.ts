@@ -13,7 +13,8 @@ import { CstVerifier, type VerifiedCst } from '../cst/verify.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
 import { ReceiptLog } from '../receipts/log.js';
-import { headsDirOf } from '../receipts/heads.js';
+import { headsDirOf, receiptPublicKey } from '../receipts/heads.js';
+import type { SigningKey } from '../keys/ed25519.js';
 import type { DecisionStage, FieldChange, GateReason, JiraExchange, ReceiptContent } from '../receipts/types.js';
 import { ApprovalStore } from '../approvals/approvals.js';
 import { ALWAYS_APPROVAL, NEVER_ELICIT, isWriteOperation, type Operation } from '../wpc/operations.js';
@@ -25,7 +26,7 @@ import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
-import { recordSession } from './session-index.js';
+import { findTornTails, recordSession } from './session-index.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -173,6 +174,7 @@ export class Gate {
           file: relative(config.bundleDir, this.#log.file),
         });
         this.#populateBundle();
+        this.#reportTornTails(receiptKey, config.job);
       });
     }
     if (this.#trust && this.#wpc && config.job) {
@@ -205,6 +207,17 @@ export class Gate {
       problems: this.problems.map((problem) => problem.code),
       pid: process.pid,
     });
+  }
+
+  /**
+   * A line torn by a crash mid-write in an earlier session of this job is named at start (RECEIPT_TORN_TAIL, on
+   * stderr and as an event); this session writes to its own new file, and seal records the torn tail as found.
+   */
+  #reportTornTails(key: SigningKey, job: string): void {
+    for (const torn of findTornTails(headsDirOf(this.#config.home.stateDir), job, receiptPublicKey(key))) {
+      process.stderr.write(`claw-${this.server}: RECEIPT_TORN_TAIL: ${torn.file} ends in a ${torn.bytes}-byte line torn by a crash; this session writes a new file\n`);
+      this.#event({ type: 'receipts.torn_tail', code: 'RECEIPT_TORN_TAIL', file: torn.file, bytes: torn.bytes });
+    }
   }
 
   /** The bundle holds what a verifier needs besides the receipts: the WPC in force and the public keys. */
