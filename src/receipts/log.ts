@@ -174,7 +174,12 @@ export class ReceiptLog {
     const end = this.#written;
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ end, resolve, reject });
-      if (!this.#syncing) void this.#syncLoop();
+      if (!this.#syncing) {
+        // Started on the next turn of the event loop, not now: appends made by the callbacks of this same
+        // turn (requests read from one stdin chunk, a batch of Promise.all) join this first sync.
+        this.#syncing = true;
+        setImmediate(() => void this.#syncLoop());
+      }
     });
   }
 
@@ -211,7 +216,6 @@ export class ReceiptLog {
 
   /** One sync at a time; each covers every byte written before it started, and releases the waiters it covers. */
   async #syncLoop(): Promise<void> {
-    this.#syncing = true;
     try {
       while (!this.#broken && this.#waiters.length > 0) {
         const end = this.#written;

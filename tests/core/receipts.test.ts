@@ -362,6 +362,10 @@ describe('group commit', () => {
     const seam = gatedFs();
     const log = ReceiptLog.open({ bundleDir: dir, job: 'job-1', server: 'jira-write', key: env.keys.receipt, fs: seam.fs });
     const first = settled(log.appendDurable(content(1)));
+    // The sync starts on the next turn of the event loop (appends of this turn would join it).
+    expect(seam.state.syncs).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(seam.state.syncs).toBe(1);
     // Calls 2..8 arrive while the first sync is on the disk: they must wait for the next one, which covers them all.
     const rest = [2, 3, 4, 5, 6, 7, 8].map((i) => settled(log.appendDurable(content(i))));
     expect(seam.state.syncs).toBe(1);
@@ -386,6 +390,7 @@ describe('group commit', () => {
     const seam = gatedFs({ failSync: 2 });
     const log = ReceiptLog.open({ bundleDir: dir, job: 'job-1', server: 'jira-write', key: env.keys.receipt, fs: seam.fs });
     const first = settled(log.appendDurable(content(1)));
+    await new Promise((r) => setImmediate(r));
     const rest = [2, 3, 4].map((i) => settled(log.appendDurable(content(i))));
     await seam.release();
     await seam.release();
@@ -412,6 +417,17 @@ describe('group commit', () => {
     const text = readFileSync(log.file, 'utf8');
     expect(text.endsWith('\n')).toBe(true);
     expect(verifyReceiptChain(text, env.trust)).toMatchObject({ ok: true, count: 2, problems: [] });
+  });
+
+  it('appends made in the same turn of the event loop share one sync', async () => {
+    const dir = bundle();
+    const seam = gatedFs();
+    const log = ReceiptLog.open({ bundleDir: dir, job: 'job-1', server: 'jira-write', key: env.keys.receipt, fs: seam.fs });
+    const all = Promise.all([1, 2, 3, 4, 5].map((i) => log.appendDurable(content(i))));
+    await seam.release();
+    await all;
+    expect(seam.state.syncs).toBe(1);
+    log.close();
   });
 
   it('the session head record follows every sync, is signed, and is marked closed by a clean close', async () => {
