@@ -11,6 +11,7 @@ import type { Scope } from '../cst/scope.js';
 import { CstVerifier } from '../cst/verify.js';
 import { decide, type DecisionRequest } from '../gate/decide.js';
 import { ReceiptLog } from '../receipts/log.js';
+import { HeadRecorder } from '../receipts/heads.js';
 import type { ReceiptContent } from '../receipts/types.js';
 import { wpcDocument, parseWpcJson } from '../wpc/document.js';
 import { LocalRegistryBackend, WpcRegistry } from '../wpc/registry.js';
@@ -158,6 +159,9 @@ export async function benchCore(): Promise<BenchResult[]> {
     const hotToken = (tokens[0] as { token: string }).token;
     results.push(await measureAsync('cst verify, cached (same token)', 100_000, 10_000, () => hot.verify(hotToken, wpc), 'p99 < 20 µs'));
 
+    const heads = HeadRecorder.open({ dir: join(root, 'heads') }, { job, server: 'bench', session: 'heads', key: receiptKey, bundleDir: root, file: join(root, 'x.jsonl') });
+    results.push(measureSync('session head record (sign, pwrite)', 5_000, 200, (i) => heads.record({ seq: i, head: null, bytes: i * 100, closed: false })));
+    heads.close();
     const log = ReceiptLog.open({ bundleDir: join(root, 'bundle'), job, server: 'bench', key: receiptKey });
     const content: ReceiptContent = {
       kind: 'decision',
