@@ -11,6 +11,7 @@ import type { Scope } from '../cst/scope.js';
 import { CstVerifier } from '../cst/verify.js';
 import { decide, type DecisionRequest } from '../gate/decide.js';
 import { ReceiptLog } from '../receipts/log.js';
+import { HeadRecorder } from '../receipts/heads.js';
 import type { ReceiptContent } from '../receipts/types.js';
 import { wpcDocument, parseWpcJson } from '../wpc/document.js';
 import { LocalRegistryBackend, WpcRegistry } from '../wpc/registry.js';
@@ -46,6 +47,8 @@ function summarise(name: string, samples: Float64Array, wallNs: number, target?:
     ...(target ? { target } : {}),
   };
 }
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
 
 function measureSync(name: string, iterations: number, warmup: number, op: (i: number) => void, target?: string): BenchResult {
   for (let i = 0; i < warmup; i++) op(i);
@@ -156,6 +159,9 @@ export async function benchCore(): Promise<BenchResult[]> {
     const hotToken = (tokens[0] as { token: string }).token;
     results.push(await measureAsync('cst verify, cached (same token)', 100_000, 10_000, () => hot.verify(hotToken, wpc), 'p99 < 20 µs'));
 
+    const heads = HeadRecorder.open({ dir: join(root, 'heads') }, { job, server: 'bench', session: 'heads', key: receiptKey, bundleDir: root, file: join(root, 'x.jsonl') });
+    results.push(measureSync('session head record (sign, pwrite)', 5_000, 200, (i) => heads.record({ seq: i, head: null, bytes: i * 100, closed: false })));
+    heads.close();
     const log = ReceiptLog.open({ bundleDir: join(root, 'bundle'), job, server: 'bench', key: receiptKey });
     const content: ReceiptContent = {
       kind: 'decision',
@@ -170,6 +176,11 @@ export async function benchCore(): Promise<BenchResult[]> {
     };
     try {
       results.push(measureSync('receipt append (sign, write, fsync)', 2_000, 50, () => void log.append(content), 'p50 < 500 µs'));
+      results.push(measureSync('receipt sign + line (no disk)', 5_000, 200, () => void log.append(content, { durable: false })));
+      // Group commit: 8 calls in flight share each fdatasync; the figure per op is one batch of 8 receipts.
+      const before = log.syncs;
+      const batch = await measureAsync('receipt appendDurable x8 concurrent', 250, 10, () => Promise.all(Array.from({ length: 8 }, () => log.appendDurable(content))));
+      results.push({ ...batch, name: `${batch.name} (${round2((log.syncs - before) / (260 * 8))} syncs/receipt)`, ops_per_s: batch.ops_per_s * 8 });
     } finally {
       log.close();
     }

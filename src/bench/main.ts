@@ -3,6 +3,7 @@ import { Secret } from '../jira/secret.js';
 import { startSimulator, SIM_USERS } from '../sim/index.js';
 import { benchBundleVerify } from './bundle.js';
 import { benchClientOverhead } from './client.js';
+import { benchConcurrency } from './concurrency.js';
 import { benchCore } from './core.js';
 import { benchServers } from './servers.js';
 import { benchSimulator } from './sim.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     }
   }
   if (wants('servers')) print('MCP servers: gate overhead, cold start, memory', await benchServers());
+  if (wants('concurrency')) print('MCP servers under concurrency (one connection): gated vs bypass', await benchConcurrency());
   if (wants('sim')) print('Jira simulator', await benchSimulator());
   if (wants('client')) {
     const sim = await startSimulator({ port: 0, seed: 42 });

@@ -22,13 +22,13 @@ const BENCH_WPC = {
   runtime: { require_cst: true, cst_policy_hash_pin: true, max_ttl_seconds: 3600 },
 };
 
-interface Connected {
+export interface Connected {
   client: Client;
   pid: number | null;
 }
 
 /** Spawn a bin as an MCP client does: the file itself (shebang and all), or `node <file>` for plain scripts. */
-async function spawn(args: string[], env: Record<string, string>): Promise<Connected> {
+export async function spawn(args: string[], env: Record<string, string>): Promise<Connected> {
   // BENCH_SERVER_NODE_OPTIONS lets one compare V8 settings (e.g. --max-semi-space-size) across runs.
   const nodeOptions = process.env.BENCH_SERVER_NODE_OPTIONS;
   const [file, ...rest] = args as [string, ...string[]];
@@ -68,11 +68,72 @@ function overhead(kind: string, calls: number, gated: Summary, bypass: Summary):
   };
 }
 
-function rssMb(pid: number | null): number {
+/** VmRSS (now) or VmHWM (the peak resident set since start) of a process, in MB. */
+export function memoryMb(pid: number | null, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   if (pid === null) return Number.NaN;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
-  return round(kb / 1024);
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 'NaN');
+    return round(kb / 1024);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A CLAW_HOME with keys, a signed bench WPC and a CST, a simulator, and how to start each server against them. */
+export interface BenchWorld {
+  dir: string;
+  sim: Awaited<ReturnType<typeof startSimulator>>;
+  env: Record<string, string>;
+  serverEnv: Record<string, string>;
+  gated(which: 'read' | 'write'): Promise<Connected>;
+  bypass(which: 'read' | 'write'): Promise<Connected>;
+  close(): Promise<void>;
+}
+
+export async function openBenchWorld(): Promise<BenchWorld> {
+  const dir = mkdtempSync(join(tmpdir(), 'claw-bench-servers-'));
+  const sim = await startSimulator({ port: 0, seed: 42 });
+  const connections: Connected[] = [];
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, CLAW_HOME: join(dir, 'home') };
+  const cli = async (argv: string[]) => {
+    let out = '';
+    const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: () => undefined, env, cwd: dir });
+    if (code !== 0) throw new Error(`claw-jira ${argv.join(' ')} failed`);
+    return out.trim();
+  };
+  await cli(['init']);
+  writeFileSync(join(dir, 'bench.json'), JSON.stringify(BENCH_WPC));
+  const wpc = await cli(['wpc', 'sign', join(dir, 'bench.json')]);
+  await cli(['cst', 'issue', '--wpc', wpc, '--job', 'bench', '--ttl', '3600', '--out', join(dir, 'bench.cst')]);
+  const serverEnv = {
+    ...env,
+    CLAW_WPC: wpc,
+    CLAW_JOB_ID: 'bench',
+    CLAW_CST_FILE: join(dir, 'bench.cst'),
+    JIRA_BASE_URL: sim.url,
+    JIRA_EMAIL: SIM_USERS.agent.email,
+    JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
+  };
+  // The bypass runs with the same V8 flags as the shipped servers' shebang, so only the gate differs.
+  const bypassArgs = (which: string) => ['--max-semi-space-size=2', dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
+  const track = (connected: Connected) => {
+    connections.push(connected);
+    return connected;
+  };
+  return {
+    dir,
+    sim,
+    env,
+    serverEnv,
+    gated: async (which) => track(await spawn([dist(`../bin/claw-jira-${which}.mjs`)], serverEnv)),
+    bypass: async (which) => track(await spawn(bypassArgs(which), env)),
+    close: async () => {
+      for (const connection of connections) await connection.client.close().catch(() => undefined);
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
@@ -83,38 +144,12 @@ function rssMb(pid: number | null): number {
 export async function benchServers(options: { reads?: number; writes?: number } = {}): Promise<Record<string, number | string>> {
   const reads = options.reads ?? 400;
   const writes = options.writes ?? 200;
-  const dir = mkdtempSync(join(tmpdir(), 'claw-bench-servers-'));
-  const sim = await startSimulator({ port: 0, seed: 42 });
-  const connections: Connected[] = [];
+  const world = await openBenchWorld();
   try {
-    const env = { PATH: process.env.PATH ?? '', HOME: dir, CLAW_HOME: join(dir, 'home') };
-    const cli = async (argv: string[]) => {
-      let out = '';
-      const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: () => undefined, env, cwd: dir });
-      if (code !== 0) throw new Error(`claw-jira ${argv.join(' ')} failed`);
-      return out.trim();
-    };
-    await cli(['init']);
-    writeFileSync(join(dir, 'bench.json'), JSON.stringify(BENCH_WPC));
-    const wpc = await cli(['wpc', 'sign', join(dir, 'bench.json')]);
-    await cli(['cst', 'issue', '--wpc', wpc, '--job', 'bench', '--ttl', '3600', '--out', join(dir, 'bench.cst')]);
-    const serverEnv = {
-      ...env,
-      CLAW_WPC: wpc,
-      CLAW_JOB_ID: 'bench',
-      CLAW_CST_FILE: join(dir, 'bench.cst'),
-      JIRA_BASE_URL: sim.url,
-      JIRA_EMAIL: SIM_USERS.agent.email,
-      JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
-    };
-    // The bypass runs with the same V8 flags as the shipped servers' shebang, so only the gate differs.
-    const bypassArgs = (which: string) => ['--max-semi-space-size=2', dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
-
-    const gatedRead = await spawn([dist('../bin/claw-jira-read.mjs')], serverEnv);
-    const bypassRead = await spawn(bypassArgs('read'), env);
-    const gatedWrite = await spawn([dist('../bin/claw-jira-write.mjs')], serverEnv);
-    const bypassWrite = await spawn(bypassArgs('write'), env);
-    connections.push(gatedRead, bypassRead, gatedWrite, bypassWrite);
+    const gatedRead = await world.gated('read');
+    const bypassRead = await world.bypass('read');
+    const gatedWrite = await world.gated('write');
+    const bypassWrite = await world.bypass('write');
 
     const readCall = () => ({ name: 'jira_get_issue', arguments: { issue_key: 'ENG-1', fields: ['summary', 'status'] } });
     const writeCall = (i: number) => ({ name: 'jira_update_issue', arguments: { issue_key: 'ENG-2', summary: `bench summary ${i}` } });
@@ -141,7 +176,7 @@ export async function benchServers(options: { reads?: number; writes?: number } 
     const coldStarts: number[] = [];
     for (let i = 0; i < 8; i++) {
       const started = process.hrtime.bigint();
-      const fresh = await spawn([dist('../bin/claw-jira-read.mjs')], serverEnv);
+      const fresh = await spawn([dist('../bin/claw-jira-read.mjs')], world.serverEnv);
       await fresh.client.listTools();
       coldStarts.push(Number(process.hrtime.bigint() - started) / 1000);
       await fresh.client.close();
@@ -153,13 +188,15 @@ export async function benchServers(options: { reads?: number; writes?: number } 
       ...overhead('write', writes, gw, bw),
       cold_start_to_tools_list_p50_ms: round(cold.p50_us / 1000),
       cold_start_to_tools_list_max_ms: round(Math.max(...coldStarts) / 1000),
-      rss_read_server_mb: rssMb(gatedRead.pid),
-      rss_write_server_mb: rssMb(gatedWrite.pid),
-      targets: 'overhead p50 <= 1000 us (reads), <= 2000 us (writes); cold start <= 300 ms; RSS <= 100 MB',
+      rss_read_server_mb: memoryMb(gatedRead.pid),
+      rss_write_server_mb: memoryMb(gatedWrite.pid),
+      peak_rss_vmhwm_read_server_mb: memoryMb(gatedRead.pid, 'VmHWM'),
+      peak_rss_vmhwm_write_server_mb: memoryMb(gatedWrite.pid, 'VmHWM'),
+      peak_rss_vmhwm_bypass_read_mb: memoryMb(bypassRead.pid, 'VmHWM'),
+      peak_rss_vmhwm_bypass_write_mb: memoryMb(bypassWrite.pid, 'VmHWM'),
+      targets: 'overhead p50 <= 500 us (reads), <= 1000 us (writes); cold start <= 300 ms; peak RSS (VmHWM) <= 100 MB',
     };
   } finally {
-    for (const connection of connections) await connection.client.close().catch(() => undefined);
-    await sim.close();
-    rmSync(dir, { recursive: true, force: true });
+    await world.close();
   }
 }

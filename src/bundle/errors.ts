@@ -10,7 +10,14 @@ export type BundleErrorCode =
   | 'BUNDLE_UNREADABLE'
   | 'GATEWAY_INVALID'
   | 'GATEWAY_KEYS_INVALID'
-  | 'REPORT_UNWRITABLE';
+  | 'REPORT_UNWRITABLE'
+  | 'BUNDLE_UNEXPECTED_ENTRY'
+  | 'SEAL_JOB_MISMATCH'
+  | 'SESSION_MISSING'
+  | 'SESSION_TRUNCATED'
+  | 'SESSION_HEAD_MISMATCH'
+  | 'SESSION_HEAD_INVALID'
+  | 'BUNDLE_NOT_VERIFIED';
 
 /** A bundle command that could not run (as opposed to a verification that ran and found problems). */
 export class BundleError extends ClawError {

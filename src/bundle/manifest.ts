@@ -33,6 +33,8 @@ export const ManifestSchema = z.strictObject({
         head: hash.nullable(),
         first_time: z.string().nullable(),
         last_time: z.string().nullable(),
+        /** A final line cut by a crash mid-write, sealed as found: not a receipt, not a Merkle leaf. */
+        torn_tail: z.strictObject({ bytes: z.number().int().min(1), sha256: hash }).optional(),
       }),
     ),
     kinds: z.strictObject({ decision: count, outcome: count, event: count }),

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hashAddress } from '../util/canonical.js';
@@ -6,7 +6,9 @@ import { writeFileAtomic } from '../util/files.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import { TrustStore } from '../keys/trust.js';
 import { verifyReceiptChain } from '../receipts/chain.js';
+import { receiptHash } from '../receipts/sign.js';
 import { ReceiptLog } from '../receipts/log.js';
+import { listHeadFiles, receiptPublicKey } from '../receipts/heads.js';
 import { readApprovals } from './approvals.js';
 import { BundleError } from './errors.js';
 import { gatewayKids } from './gateway.js';
@@ -25,6 +27,13 @@ export interface SealOptions {
    * before the seal is caught here, where the bundle alone could not show it.
    */
   sessionIndex?: string;
+  /**
+   * The job the servers recorded for this bundle (`CLAW_JOB_ID` or their head records), and where those
+   * records are (`$CLAW_HOME/state/heads`): each recorded session must be in the bundle, at least as long as
+   * its recorded head, and have that head at that seq.
+   */
+  job?: string;
+  headsDir?: string;
 }
 
 export interface SealResult {
@@ -51,9 +60,75 @@ export async function sealBundle(bundleDir: string, options: SealOptions): Promi
   if (isSealed(bundleDir)) {
     throw new BundleError('BUNDLE_ALREADY_SEALED', 'the bundle is already sealed (manifest.json, manifest.sig or a seal receipt exists)');
   }
+  checkReceiptEntries(bundleDir);
   const manifest = await computeManifest(bundleDir, options);
+  if (options.job !== undefined && manifest.job !== options.job) {
+    throw new BundleError('SEAL_JOB_MISMATCH', `the receipts belong to job ${manifest.job}, but the servers recorded job ${options.job} for this folder`);
+  }
   if (options.sessionIndex) checkSessionIndex(bundleDir, options.sessionIndex);
+  if (options.headsDir && options.job !== undefined) checkSessionHeads(bundleDir, manifest, options.job, options.headsDir, options.key);
   return writeSeal(bundleDir, manifest, options);
+}
+
+/** Server session files are `<server>-<session>.jsonl` regular files; nothing else belongs in `receipts/`. */
+const RECEIPT_ENTRY = /^[A-Za-z0-9][A-Za-z0-9._-]*\.jsonl$/;
+
+/**
+ * Anything else in `receipts/` (a dot-file, a folder, a file with another suffix) is refused rather than
+ * skipped: it is either damage or an attempt to make a check skip the folder.
+ */
+function checkReceiptEntries(bundleDir: string): void {
+  const dir = join(bundleDir, BUNDLE.receipts);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // No receipts folder: BUNDLE_EMPTY below says it better.
+  }
+  for (const name of names.sort()) {
+    let file = false;
+    try {
+      file = statSync(join(dir, name)).isFile();
+    } catch {
+      file = false;
+    }
+    if (!file || !RECEIPT_ENTRY.test(name)) {
+      throw new BundleError('BUNDLE_UNEXPECTED_ENTRY', `${BUNDLE.receipts}/${name} is not a receipt file; remove it or find out who put it there; not sealed`);
+    }
+  }
+}
+
+/**
+ * Receipts before the seal: each session the servers recorded for this job and this folder must still be in
+ * the bundle with at least the receipts they made durable, ending (at that seq) in the head they recorded.
+ * Cutting a session back at a line boundary, or replacing its tail, is caught here.
+ */
+function checkSessionHeads(bundleDir: string, manifest: Manifest, job: string, headsDir: string, key: SigningKey): void {
+  const here = realpathSync(bundleDir);
+  const byPath = new Map(manifest.receipts.files.map((file) => [file.path, file]));
+  for (const { path, record } of listHeadFiles(headsDir, receiptPublicKey(key), job)) {
+    if (!record) throw new BundleError('SESSION_HEAD_INVALID', `the session head record ${path} is not signed by this receipt key (edited or damaged); not sealed`);
+    if (record.bundle_dir !== here || record.job !== job) continue;
+    const sealed = byPath.get(record.file);
+    if (!sealed) throw new BundleError('SESSION_MISSING', `the session ${record.file} recorded by its server is missing from the bundle; not sealed`);
+    if (sealed.count < record.seq) {
+      throw new BundleError(
+        'SESSION_TRUNCATED',
+        `${record.file} has ${sealed.count} receipt(s) but its server recorded ${record.seq} durable: receipts ${sealed.count + 1}..${record.seq} were removed; not sealed`,
+      );
+    }
+    if (record.seq > 0 && lineHashAt(join(bundleDir, record.file), record.seq) !== record.head) {
+      throw new BundleError('SESSION_HEAD_MISMATCH', `${record.file}:${record.seq} is not the receipt its server recorded as its head (rewritten); not sealed`);
+    }
+  }
+}
+
+function lineHashAt(file: string, seq: number): string | null {
+  const buf = readFileSync(file);
+  let start = 0;
+  for (let i = 1; i < seq; i++) start = buf.indexOf(0x0a, start) + 1;
+  const end = buf.indexOf(0x0a, start);
+  return end === -1 ? null : receiptHash(buf.subarray(start, end).toString('utf8'));
 }
 
 function checkSessionIndex(bundleDir: string, index: string): void {
@@ -80,9 +155,20 @@ function checkSessionIndex(bundleDir: string, index: string): void {
       sameBundle = false;
     }
     if (sameBundle && !existsSync(join(bundleDir, entry.file))) {
-      throw new BundleError('BUNDLE_DAMAGED', `the session ${entry.file} recorded by its server is missing from the bundle; not sealed`);
+      throw new BundleError('SESSION_MISSING', `the session ${entry.file} recorded by its server is missing from the bundle; not sealed`);
     }
   }
+}
+
+/**
+ * A final line cut by a crash mid-write (RECEIPT_TRUNCATED on the last line and no other problem) does not make
+ * a bundle unsealable: the seal records it (length and hash) and verify names it as RECEIPT_TORN_TAIL.
+ */
+function tornTail(bytes: Buffer, problems: { line: number; code: string }[]): { bytes: number; sha256: string } | undefined {
+  const last = bytes.lastIndexOf(0x0a) + 1;
+  if (last === bytes.length || problems.length !== 1 || problems[0]?.code !== 'RECEIPT_TRUNCATED') return undefined;
+  const tail = bytes.subarray(last);
+  return { bytes: tail.length, sha256: hashAddress(tail) };
 }
 
 /** Everything the seal states, computed from the bundle as it is now. Reads only. */
@@ -100,10 +186,12 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
   let last: string | null = null;
 
   for (const path of listReceiptFiles(bundleDir)) {
-    const text = readFileSync(join(bundleDir, path), 'utf8');
+    const bytes = readFileSync(join(bundleDir, path));
+    const text = bytes.toString('utf8');
     // Signatures are the verifier's business (with the auditor's keys); structure must be sound to seal.
     const chain = verifyReceiptChain(text, noKeys, { skipSignatures: true });
-    const problem = chain.problems[0];
+    const torn = tornTail(bytes, chain.problems);
+    const problem = chain.problems.find((p) => !torn || p.code !== 'RECEIPT_TRUNCATED');
     if (problem) throw new BundleError('BUNDLE_DAMAGED', `${path}:${problem.line}: ${problem.code}: ${problem.message}`);
     let fileFirst: string | null = null;
     let fileLast: string | null = null;
@@ -134,6 +222,7 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
       head: chain.head,
       first_time: fileFirst,
       last_time: fileLast,
+      ...(torn ? { torn_tail: torn } : {}),
     });
     if (fileFirst !== null && (first === null || fileFirst < first)) first = fileFirst;
     if (fileLast !== null && (last === null || fileLast > last)) last = fileLast;

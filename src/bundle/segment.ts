@@ -4,6 +4,7 @@ import type { VerifyingKey } from '../keys/ed25519.js';
 import type { TrustFile } from '../keys/trust.js';
 import type { Receipt } from '../receipts/types.js';
 import type { Wpc } from '../wpc/schema.js';
+import { isCanonicalBase64url } from '../keys/base64url.js';
 import { lineHashes } from './merkle.js';
 
 /**
@@ -188,7 +189,9 @@ function countLines(buf: Buffer): number {
  * parsed receipt (which costs more than the rest of the line's work). Sound: signers only sign canonical bodies
  * without a top-level `sig`, so if the cut bytes verify they are that canonical body; the `sig` member sits
  * where canonical order puts it (checked on the key order), so the whole line is canonical too. Any doubt
- * (a nested `sig`, odd escaping) returns false and the caller decides exactly.
+ * (a nested `sig`, odd escaping) returns false and the caller decides exactly. The signature must also be
+ * spelled canonically, as the reference path requires: a lenient decoder would let one signature be written
+ * up to 16 ways, changing the line's hash with no check noticing.
  */
 function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey, scratch: Buffer): boolean {
   const at = lineBytes.indexOf(SIG_MEMBER);
@@ -197,6 +200,7 @@ function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey, scra
   const after = value + receipt.sig.length + 1;
   // The first `,"sig":"` may be a nested member: then the cut bytes do not verify and the caller decides exactly.
   if (lineBytes.toString('latin1', value, after - 1) !== receipt.sig || lineBytes[after - 1] !== QUOTE) return false;
+  if (!isCanonicalBase64url(receipt.sig)) return false;
   const keys = Object.keys(receipt);
   const i = keys.indexOf('sig');
   const before = keys[i - 1];

@@ -111,6 +111,10 @@ export async function verifyBundle(bundleDir: string, options: VerifyOptions): P
     if (!options.trust.get(key, 'receipt')) warnings.push(`keys/trust.json lists receipt key ${key}, which your --trust does not trust`);
   }
 
+  for (const torn of receiptState.tornTails) {
+    warnings.push(`RECEIPT_TORN_TAIL: ${torn.file} ends in ${torn.bytes} bytes of a receipt line torn by a crash mid-write, sealed as found; it is not a receipt`);
+  }
+
   const approvalCount = await checkApprovals(bundleDir, options.trust, manifest, add, receiptFiles);
   const gatewayState = await checkGateway(bundleDir, options.gatewayTrust, manifest, add, warnings);
   if (gatewayState.files === 0) notes.set('gateway', 'no gateway receipts');

@@ -24,7 +24,8 @@ import {
   type Severity,
 } from '../bundle/index.js';
 import { loadSigningKey } from '../keys/store.js';
-import { readBundleJob, sessionIndexFile } from '../gate/session-index.js';
+import { findBundleJob, sessionIndexFile } from '../gate/session-index.js';
+import { headsDirOf, receiptPublicKey } from '../receipts/heads.js';
 import { TrustStore } from '../keys/trust.js';
 import { JiraClient } from '../jira/client.js';
 import { loadJiraConfig } from '../jira/config.js';
@@ -79,8 +80,12 @@ export const bundleSealCommand: CommandSpec = {
     const dir = bundleDir(io, positionals);
     const home = homeOf(io);
     const key = await loadSigningKey(home, 'receipt');
-    const job = readBundleJob(dir);
-    const sealed = await sealBundle(dir, { key, ...(job ? { sessionIndex: sessionIndexFile(home, job) } : {}) });
+    const headsDir = headsDirOf(home.stateDir);
+    const job = sealJob(io, dir, headsDir, key);
+    const sealed = await sealBundle(dir, { key, ...(job !== undefined ? { job, headsDir, sessionIndex: sessionIndexFile(home, job) } : {}) });
+    if (job === undefined) {
+      io.err('warning: no server on this machine recorded a session for this folder (and CLAW_JOB_ID is not set): its session files were not checked against their servers\' records');
+    }
     const m = sealed.manifest;
     if (values.json) {
       io.out(
@@ -107,6 +112,19 @@ export const bundleSealCommand: CommandSpec = {
     return EXIT.ok;
   },
 };
+
+/** The job whose records seal checks: CLAW_JOB_ID, else the servers' signed head records for this folder. */
+function sealJob(io: CliIo, dir: string, headsDir: string, key: Parameters<typeof receiptPublicKey>[0]): string | undefined {
+  const named = io.env.CLAW_JOB_ID?.trim();
+  if (named) {
+    if (!JOB_ID.test(named)) throw new UsageError('CLAW_JOB_ID is not a valid job id');
+    return named;
+  }
+  const jobs = findBundleJob(headsDir, dir, receiptPublicKey(key));
+  if (jobs.length > 1) throw new BundleError('BUNDLE_MIXED_JOBS', `the servers recorded ${jobs.length} jobs for this folder (${jobs.join(', ')}): set CLAW_JOB_ID`);
+  return jobs[0];
+}
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const verifySpec = {
   name: 'bundle verify',
@@ -212,8 +230,31 @@ function printReview(io: CliIo, review: BundleReview, failing: number, failOn: S
 const rollbackSpec = {
   name: 'bundle rollback-plan',
   summary: 'the Jira calls that revert each recorded change, newest first (a plan: apply it through the gated write server)',
-  usage: 'claw-jira bundle rollback-plan <dir|job> [--format md|json] [--check-jira] [-o <file>]',
+  usage: 'claw-jira bundle rollback-plan <dir|job> [--trust <trust.json>] [--no-verify] [--format md|json] [--check-jira] [-o <file>]',
 };
+
+/**
+ * A plan reverts what the receipts say was changed: from a forged bundle it would "revert" changes nobody made.
+ * So the bundle is verified first (with the auditor's --trust, else this home's trust file); a bundle that does
+ * not verify gets no plan unless --no-verify, and then the plan and stderr say so.
+ */
+async function verifiedForRollback(io: CliIo, dir: string, trustFlag: string | undefined, skip: boolean): Promise<string | undefined> {
+  if (skip) {
+    const warning = 'NOT VERIFIED: --no-verify was given, so this plan was built from receipts nobody checked; run `claw-jira bundle verify` before applying it';
+    io.err(`warning: ${warning}`);
+    return warning;
+  }
+  const trust = await TrustStore.load(trustFileOf(io, homeOf(io), trustFlag));
+  const result = await verifyBundle(dir, { trust });
+  // A job still running (or just stopped) has no seal yet: its receipts are verified all the same.
+  const problems = result.problems.filter((problem) => problem.code !== 'MANIFEST_MISSING');
+  if (problems.length > 0) {
+    for (const problem of problems.slice(0, 10)) io.err(`  ${formatProblem(problem)}`);
+    throw new BundleError('BUNDLE_NOT_VERIFIED', `the bundle does not verify (${problems.length} problem(s)): no rollback plan; investigate, or pass --no-verify to plan anyway`);
+  }
+  if (problems.length !== result.problems.length) io.err('note: the bundle is not sealed yet; its receipts verify (signatures, chains, decisions)');
+  return undefined;
+}
 export const bundleRollbackPlanCommand: CommandSpec = {
   ...rollbackSpec,
   async run(argv, io) {
@@ -221,12 +262,16 @@ export const bundleRollbackPlanCommand: CommandSpec = {
       format: { type: 'string' },
       'check-jira': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
+      trust: { type: 'string' },
+      'no-verify': { type: 'boolean' },
     });
     if (values.help) return help(io, rollbackSpec);
     const format = values.format ?? 'md';
     if (format !== 'md' && format !== 'json') throw new UsageError('--format must be md or json');
     const dir = bundleWithReceipts(io, positionals);
+    const unverified = await verifiedForRollback(io, dir, values.trust, values['no-verify'] === true);
     const plan = rollbackPlan(dir);
+    if (unverified) plan.notes.unshift(unverified);
     if (values['check-jira']) {
       const config = loadJiraConfig(io.env);
       const jira = new JiraClient({ baseUrl: config.baseUrl, auth: config.auth, timeoutMs: config.timeoutMs, maxResponseBytes: config.maxResponseBytes });

@@ -10,6 +10,8 @@ import type { CstVerifier, VerifiedCst } from '../cst/verify.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
 import { ReceiptLog } from '../receipts/log.js';
+import { headsDirOf, receiptPublicKey } from '../receipts/heads.js';
+import type { SigningKey } from '../keys/ed25519.js';
 import type { DecisionStage, FieldChange, GateReason, JiraExchange, ReceiptContent } from '../receipts/types.js';
 import { ApprovalStore } from '../approvals/approvals.js';
 import { ALWAYS_APPROVAL, NEVER_ELICIT, isWriteOperation, type Operation } from '../wpc/operations.js';
@@ -22,7 +24,7 @@ import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
-import { recordSession } from './session-index.js';
+import { findTornTails, recordSession } from './session-index.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -86,6 +88,7 @@ export class Gate {
   #budgets: BudgetLedger | undefined;
   #approvals: ApprovalStore;
   #killSwitchSeen = false;
+  readonly #inFlight = new Set<Promise<GateResult>>();
 
   private constructor(options: GateOptions) {
     this.server = options.server;
@@ -134,7 +137,13 @@ export class Gate {
     if (receiptKey && config.job && wiring.diskSafe) {
       await this.#attempt('BUNDLE', () => {
         ensureDir(config.bundleDir);
-        this.#log = ReceiptLog.open({ bundleDir: config.bundleDir, job: config.job, server: this.server, key: receiptKey });
+        this.#log = ReceiptLog.open({
+          bundleDir: config.bundleDir,
+          job: config.job,
+          server: this.server,
+          key: receiptKey,
+          heads: { dir: headsDirOf(config.home.stateDir) },
+        });
         recordSession(config.home, config.job, {
           server: this.server,
           session: this.#log.session,
@@ -142,6 +151,7 @@ export class Gate {
           file: relative(config.bundleDir, this.#log.file),
         });
         this.#populateBundle();
+        this.#reportTornTails(receiptKey, config.job);
       });
     }
     if (this.#verifier) {
@@ -164,6 +174,17 @@ export class Gate {
       await fn();
     } catch (error) {
       this.problems.push({ code: isClawError(error) ? error.code : `${step}_FAILED`, message: describeError(error) });
+    }
+  }
+
+  /**
+   * A line torn by a crash mid-write in an earlier session of this job is named at start (RECEIPT_TORN_TAIL, on
+   * stderr and as an event); this session writes to its own new file, and seal records the torn tail as found.
+   */
+  #reportTornTails(key: SigningKey, job: string): void {
+    for (const torn of findTornTails(headsDirOf(this.#config.home.stateDir), job, receiptPublicKey(key))) {
+      process.stderr.write(`claw-${this.server}: RECEIPT_TORN_TAIL: ${torn.file} ends in a ${torn.bytes}-byte line torn by a crash; this session writes a new file\n`);
+      this.#event({ type: 'receipts.torn_tail', code: 'RECEIPT_TORN_TAIL', file: torn.file, bytes: torn.bytes });
     }
   }
 
@@ -193,7 +214,18 @@ export class Gate {
     }
   }
 
+  /** Tracks calls in flight, so a clean stop lets them finish (and receipt their outcomes) before closing. */
   async call(tool: Tool, rawArgs: unknown, options: CallOptions = {}): Promise<GateResult> {
+    const running = this.#call(tool, rawArgs, options);
+    this.#inFlight.add(running);
+    try {
+      return await running;
+    } finally {
+      this.#inFlight.delete(running);
+    }
+  }
+
+  async #call(tool: Tool, rawArgs: unknown, options: CallOptions): Promise<GateResult> {
     const argsHash = safeArgsHash(rawArgs);
     const base: ReceiptContent = {
       kind: 'decision',
@@ -271,7 +303,7 @@ export class Gate {
 
       // A write's decision receipt is durable before Jira is called (no durable receipt, no Jira write). A
       // read's is flushed together with its outcome, before the result reaches the model: one disk sync per read.
-      const decisionReceipt = this.#append(
+      const decisionReceipt = await this.#append(
         { ...base, decision: { effect: 'allow', stage: 'allowed', reasons: decision.reasons }, jira: [...exchanges] },
         { durable: write },
       );
@@ -282,7 +314,7 @@ export class Gate {
       try {
         const run = await tool.run(args, target, ctx);
         const applied = run.applied !== false;
-        const outcome = this.#appendOutcome(call, exchanges.slice(mark), [...target.issueKeys, ...(run.issueKeys ?? [])], {
+        const outcome = await this.#appendOutcome(call, exchanges.slice(mark), [...target.issueKeys, ...(run.issueKeys ?? [])], {
           ...(run.changes ? { changes: run.changes } : {}),
           outcome: applied
             ? { status: 'succeeded' }
@@ -302,10 +334,10 @@ export class Gate {
         }
         return { ok: true, data: run.data, receipt: outcome, decision_receipt: decisionReceipt, outcome: 'succeeded' };
       } catch (error) {
-        return { ok: false, denial: this.#failedOutcome(call, exchanges.slice(mark), target, error) };
+        return { ok: false, denial: await this.#failedOutcome(call, exchanges.slice(mark), target, error) };
       }
     } catch (error) {
-      return { ok: false, denial: this.#deny(base, exchanges, error) };
+      return { ok: false, denial: await this.#deny(base, exchanges, error) };
     }
   }
 
@@ -318,7 +350,16 @@ export class Gate {
       args_hash: safeArgsHash(rawArgs),
       ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}),
     };
-    return this.#deny(base, [], new GateDenied('TOOL_UNKNOWN', 'config', `${this.server} has no tool named ${name.slice(0, 100)}`));
+    // Synchronous (the executor interface answers an unknown tool at once); rare, so its own sync is fine.
+    const { denial, content } = this.#refusal(base, [], new GateDenied('TOOL_UNKNOWN', 'config', `${this.server} has no tool named ${name.slice(0, 100)}`));
+    if (content && this.#log) {
+      try {
+        denial.receipt = this.#log.append(content).hash;
+      } catch {
+        // No durable receipt: the call is refused all the same.
+      }
+    }
+    return denial;
   }
 
   #context(wpc: VerifiedWpc, scope: ToolContext['scope'], exchanges: JiraExchange[]): ToolContext {
@@ -477,10 +518,15 @@ export class Gate {
     }
   }
 
-  #append(content: ReceiptContent, options: { durable?: boolean } = {}): string {
+  /**
+   * A durable append waits for the log's group commit (one fdatasync shared with every concurrent call, off
+   * the event loop); `durable: false` only writes the line, for a read's decision receipt.
+   */
+  async #append(content: ReceiptContent, options: { durable?: boolean } = {}): Promise<string> {
     if (!this.#log) throw new GateDenied('RECEIPT_WRITE_FAILED', 'config', 'no receipt log: the proof bundle folder is not writable');
     try {
-      return this.#log.append(content, options).hash;
+      if (options.durable === false) return this.#log.append(content, { durable: false }).hash;
+      return (await this.#log.appendDurable(content)).hash;
     } catch (error) {
       throw new GateDenied(isClawError(error) ? error.code : 'RECEIPT_WRITE_FAILED', 'config', describeError(error));
     }
@@ -489,14 +535,29 @@ export class Gate {
   #event(event: { type: string; [key: string]: unknown }): void {
     if (!this.#log) return;
     try {
-      this.#log.append({ kind: 'event', time: this.#now().toISOString(), event, ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}) });
+      // Written at once, in order; made durable by the next sync (started here, without waiting for it).
+      this.#log.append({ kind: 'event', time: this.#now().toISOString(), event, ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}) }, { durable: false });
+      this.#log.flush().catch(() => undefined);
     } catch {
       // Events are informative; the next decision receipt will fail and refuse the call.
     }
   }
 
-  /** Turn any refusal into a denial with a receipt. Unexpected errors are refused too, never thrown to the client. */
-  #deny(base: ReceiptContent, exchanges: JiraExchange[], error: unknown): Denial {
+  /** Turn any refusal into a denial with a durable receipt. Unexpected errors are refused too, never thrown to the client. */
+  async #deny(base: ReceiptContent, exchanges: JiraExchange[], error: unknown): Promise<Denial> {
+    const { denial, content } = this.#refusal(base, exchanges, error);
+    if (content && this.#log) {
+      try {
+        denial.receipt = (await this.#log.appendDurable(content)).hash;
+      } catch {
+        // No durable receipt: the call is refused all the same.
+      }
+    }
+    return denial;
+  }
+
+  /** The denial for a refusal, and the content of its receipt (none when the refusal is the receipt log itself). */
+  #refusal(base: ReceiptContent, exchanges: JiraExchange[], error: unknown): { denial: Denial; content?: ReceiptContent } {
     const denied =
       error instanceof GateDenied
         ? error
@@ -511,23 +572,20 @@ export class Gate {
       reasons: denied.reasons,
       ...denied.extra,
     };
-    if (this.#log && denied.code !== 'RECEIPT_WRITE_FAILED' && denied.code !== 'RECEIPT_LOG_CLOSED') {
-      try {
-        denial.receipt = this.#log.append({
-          ...base,
-          time: this.#now().toISOString(),
-          decision: { effect: 'deny', stage: denied.stage, reasons: denied.reasons },
-          ...(exchanges.length > 0 ? { jira: exchanges } : {}),
-        }).hash;
-      } catch {
-        // No durable receipt: the call is refused all the same.
-      }
-    }
-    return denial;
+    if (denied.code === 'RECEIPT_WRITE_FAILED' || denied.code === 'RECEIPT_LOG_CLOSED') return { denial };
+    return {
+      denial,
+      content: {
+        ...base,
+        time: this.#now().toISOString(),
+        decision: { effect: 'deny', stage: denied.stage, reasons: denied.reasons },
+        ...(exchanges.length > 0 ? { jira: exchanges } : {}),
+      },
+    };
   }
 
   /** The outcome receipt of an allowed call: what Jira did, closing the decision receipt it names. */
-  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome'>): string {
+  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome'>): Promise<string> {
     return this.#append({
       kind: 'outcome',
       time: this.#now().toISOString(),
@@ -542,7 +600,7 @@ export class Gate {
     });
   }
 
-  #failedOutcome(call: AllowedCall, jira: JiraExchange[], target: Target, error: unknown): Denial {
+  async #failedOutcome(call: AllowedCall, jira: JiraExchange[], target: Target, error: unknown): Promise<Denial> {
     // A tool may still refuse after the decision (e.g. no such transition): keep its code, not INTERNAL_ERROR.
     const known = isClawError(error) || error instanceof GateDenied;
     const code = known ? error.code : 'INTERNAL_ERROR';
@@ -556,7 +614,7 @@ export class Gate {
     const message = known ? error.message : 'internal error while calling Jira';
     let receipt: string | undefined;
     try {
-      receipt = this.#appendOutcome(call, jira, target.issueKeys, {
+      receipt = await this.#appendOutcome(call, jira, target.issueKeys, {
         outcome: {
           status: 'failed',
           code,
@@ -578,9 +636,15 @@ export class Gate {
     };
   }
 
-  close(): void {
-    this.#event({ type: 'server.stop', server: this.server });
-    this.#log?.close();
+  /**
+   * A clean stop (stdin closed, SIGTERM, SIGINT): the closing receipt (`server.stop`) is made durable and the
+   * session's head record is marked closed, so review can tell a clean stop from a crash.
+   */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+    const log = this.#log;
+    this.#log = undefined;
+    await log?.closeDurably({ kind: 'event', time: this.#now().toISOString(), event: { type: 'server.stop', server: this.server }, ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}) });
   }
 }
 
@@ -595,7 +659,7 @@ function exchange(request: { method: string; path: string; status: number | unde
 function fileStamp(path: string): string {
   try {
     const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   } catch {
     return 'missing';
   }

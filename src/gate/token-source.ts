@@ -4,7 +4,9 @@ import { CstError } from '../cst/errors.js';
 
 /**
  * The CST reaches the server from the runtime, never from the model: an environment variable, or a file the
- * runtime rotates. The file is re-read whenever it changes, so a fresh token takes effect at the next call.
+ * runtime rotates. Each call costs one stat, no read: the file is re-read only when its identity, size, mtime or
+ * ctime changed (ctime also moves on a same-size rewrite within one mtime tick, and on chmod), so a fresh token
+ * takes effect at the next call.
  */
 export class TokenReader {
   #stamp = '';
@@ -20,7 +22,7 @@ export class TokenReader {
     let stamp: string;
     try {
       const st = statSync(source.path, { bigint: true });
-      stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     } catch {
       throw new CstError('CST_MISSING', `the token file ${source.path} (CLAW_CST_FILE) does not exist or cannot be read`);
     }

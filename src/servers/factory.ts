@@ -124,16 +124,19 @@ export async function runStdioServer(name: ServerName, tools: readonly Tool[]): 
   const server = createClawServer({ name, tools, executor: gate });
   const timer = await watchToolList(server, gate);
   const transport = new StdioServerTransport();
+  // Every clean stop (signal, stdin closed by the client) writes the durable closing receipt before exiting.
+  let stopping: Promise<void> | undefined;
   const shutdown = () => {
-    clearInterval(timer);
-    gate.close();
-    void server.close().finally(() => process.exit(0));
+    stopping ??= (async () => {
+      clearInterval(timer);
+      await gate.close();
+      await server.close().catch(() => undefined);
+      process.exit(0);
+    })();
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-  transport.onclose = () => {
-    clearInterval(timer);
-    gate.close();
-  };
+  process.stdin.on('end', shutdown);
+  transport.onclose = shutdown;
   await server.connect(transport);
 }

@@ -80,3 +80,23 @@ describe('entries that are not files', () => {
     expect(result.problems.some((p) => p.code === 'RECEIPT_FILE_MISSING')).toBe(true);
   });
 });
+
+describe('the fast signature path checks what the reference path checks', () => {
+  it('a last receipt whose signature is re-spelled (same bytes, non-canonical base64url) is named, not passed', async () => {
+    const dir = copyBundle(env, unsealed.dir, 'respelled-sig');
+    const lines = readFileSync(join(dir, unsealed.writeFile), 'utf8').split('\n').slice(0, -1);
+    const last = lines.at(-1) as string;
+    const sig = (JSON.parse(last) as { sig: string }).sig;
+    // 64 bytes → 86 characters, the last carrying 4 unused bits: flipping one of them decodes to the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const respelled = `${sig.slice(0, -1)}${alphabet[alphabet.indexOf(sig.at(-1) as string) ^ 1]}`;
+    expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(sig, 'base64url'));
+    lines[lines.length - 1] = last.replace(sig, respelled);
+    writeFileSync(join(dir, unsealed.writeFile), `${lines.join('\n')}\n`);
+    const result = await verifyBundle(dir, { trust: env.trust, workers: 0 });
+    // (The bundle is not sealed, which verify also says; the receipts' own problems are the point here.)
+    expect(result.problems.filter((p) => p.step !== 'manifest' && p.step !== 'seal')).toEqual([
+      expect.objectContaining({ code: 'RECEIPT_BAD_SIGNATURE', file: unsealed.writeFile, line: lines.length }),
+    ]);
+  });
+});

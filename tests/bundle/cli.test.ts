@@ -83,6 +83,18 @@ describe('claw-jira bundle …', () => {
     expect((await cli('bundle', 'rollback-plan', built.dir, '-o', plan)).code).toBe(0);
     expect(readFileSync(plan, 'utf8')).toContain('# Rollback plan for job `job-cli`');
     expect((await cli('bundle', 'rollback-plan', built.dir, '--format', 'yaml')).code).toBe(2);
+    // A plan is built only from a bundle that verifies: a forged receipt gets no plan, unless --no-verify, said loudly.
+    const forged = copyBundle(env, built.dir, 'cli-forged');
+    const lines = readLines(forged, built.writeFile);
+    lines.splice(2, 1);
+    writeLines(forged, built.writeFile, lines);
+    const refused = await cli('bundle', 'rollback-plan', forged);
+    expect(refused.code).toBe(3);
+    expect(refused.err).toMatch(/BUNDLE_NOT_VERIFIED: the bundle does not verify/);
+    const unchecked = await cli('bundle', 'rollback-plan', forged, '--no-verify');
+    expect(unchecked.code).toBe(0);
+    expect(unchecked.err).toContain('warning: NOT VERIFIED');
+    expect(unchecked.out).toContain('NOT VERIFIED');
     const report = join(env.root, 'report.html');
     const written = await cli('bundle', 'report', built.dir, '-o', report, '--trust', env.trustPath);
     expect(written.code).toBe(0);

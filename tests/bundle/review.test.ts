@@ -90,6 +90,9 @@ describe('bundle review', () => {
     const rec = new Recorder(log, wpc, undefined, undefined);
     const d = rec.decision('jira_get_issue', { operation: 'issue.get', project: 'ENG', issueType: 'Task' }, { issue_keys: ['ENG-1'] });
     rec.outcome(d.hash, 'jira_get_issue', 'issue.get', ['ENG-1'], []);
+    // Without its closing receipt the session reads as crashed (or still running).
+    expect(reviewBundle(quiet).exceptions).toEqual([expect.objectContaining({ code: 'SESSION_NOT_CLOSED', severity: 'medium' })]);
+    log.append({ kind: 'event', time: new Date().toISOString(), event: { type: 'server.stop', server: 'jira-read' } });
     log.close();
     expect(reviewBundle(quiet).exceptions).toEqual([]);
   });

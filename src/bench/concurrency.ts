@@ -1,0 +1,90 @@
+import { SIM_FIXTURES } from '../sim/index.js';
+import { memoryMb, openBenchWorld, type Connected } from './servers.js';
+import { percentile } from './stats.js';
+
+/**
+ * Throughput under concurrency over one MCP connection, as an agent that issues parallel tool calls uses a
+ * server: get-issue and a 20-issue JQL search at 1, 8 and 32 calls in flight, through the gated server and
+ * through the bench-only bypass (same factory, same tools, no gate). Also the bytes of each result (content
+ * plus structuredContent, what the client receives for the model) and each server's peak RSS (VmHWM).
+ */
+const LEVELS = [1, 8, 32] as const;
+
+interface Call {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+const CALLS: Record<'get_issue' | 'search', Call> = {
+  get_issue: { name: 'jira_get_issue', arguments: { issue_key: SIM_FIXTURES.issues.withSubtasks } },
+  search: { name: 'jira_search_issues', arguments: { jql: 'project = ENG ORDER BY key ASC', max_results: 20 } },
+};
+
+interface Run {
+  calls_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  bytes: number;
+}
+
+const ms = (value: number) => Math.round(value * 100) / 100;
+
+async function run(connected: Connected, call: Call, total: number, concurrency: number): Promise<Run> {
+  const latencies: number[] = [];
+  let next = 0;
+  let bytes = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      next += 1;
+      const started = performance.now();
+      const result = await connected.client.callTool(call);
+      latencies.push(performance.now() - started);
+      if (result.isError) throw new Error(`bench call ${call.name} failed: ${JSON.stringify(result.structuredContent)}`);
+      bytes = Buffer.byteLength(JSON.stringify({ content: result.content, structuredContent: result.structuredContent }));
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { calls_per_s: Math.round(total / seconds), p50_ms: ms(percentile(latencies, 50)), p99_ms: ms(percentile(latencies, 99)), bytes };
+}
+
+export async function benchConcurrency(options: { calls?: number } = {}): Promise<Record<string, number | string>> {
+  const total = options.calls ?? 600;
+  const world = await openBenchWorld();
+  try {
+    const gated = await world.gated('read');
+    const bypass = await world.bypass('read');
+    const out: Record<string, number | string> = { calls_per_level: total };
+    for (const [kind, call] of Object.entries(CALLS)) {
+      // Warm both (JIT, token cache, field catalog), then measure each level interleaved: gated, bypass.
+      await run(gated, call, 50, 8);
+      await run(bypass, call, 50, 8);
+      for (const level of LEVELS) {
+        const g = await run(gated, call, total, level);
+        const b = await run(bypass, call, total, level);
+        const at = `${kind}_c${level}`;
+        out[`${at}_gated_calls_per_s`] = g.calls_per_s;
+        out[`${at}_bypass_calls_per_s`] = b.calls_per_s;
+        out[`${at}_throughput_ratio`] = ms(g.calls_per_s / b.calls_per_s);
+        out[`${at}_gated_p50_ms`] = g.p50_ms;
+        out[`${at}_bypass_p50_ms`] = b.p50_ms;
+        out[`${at}_gated_p99_ms`] = g.p99_ms;
+        out[`${at}_bypass_p99_ms`] = b.p99_ms;
+        out[`${at}_p50_ratio`] = ms(g.p50_ms / b.p50_ms);
+      }
+      const g = await run(gated, call, 1, 1);
+      const b = await run(bypass, call, 1, 1);
+      out[`${kind}_gated_bytes_per_result`] = g.bytes;
+      out[`${kind}_bypass_bytes_per_result`] = b.bytes;
+      out[`${kind}_bytes_ratio`] = ms(g.bytes / b.bytes);
+    }
+    out.peak_rss_vmhwm_gated_read_mb = memoryMb(gated.pid, 'VmHWM');
+    out.peak_rss_vmhwm_bypass_read_mb = memoryMb(bypass.pid, 'VmHWM');
+    out.targets = 'get_issue_c8 gated >= 700 calls/s; peak RSS (VmHWM) <= 100 MB';
+    return out;
+  } finally {
+    await world.close();
+  }
+}
