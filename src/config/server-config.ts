@@ -26,6 +26,8 @@ export interface ServerConfig {
   revocation: { kind: 'file'; path: string } | { kind: 'url'; url: string };
   clockSkewSeconds: number;
   jira: JiraConfig | undefined;
+  /** CLAW_MAX_PENDING_APPROVALS: approval requests one job may have waiting (default 20). */
+  maxPendingApprovals?: number;
 }
 
 export interface LoadedServerConfig {
@@ -79,6 +81,14 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): LoadedSe
   }
 
   const revocationUrl = get('CLAW_REVOCATION_URL');
+  const maxPendingRaw = get('CLAW_MAX_PENDING_APPROVALS');
+  let maxPendingApprovals: number | undefined;
+  if (maxPendingRaw !== undefined) {
+    const parsed = Number(maxPendingRaw);
+    if (!/^\d+$/.test(maxPendingRaw) || parsed < 1 || parsed > 1000) {
+      problems.push({ variable: 'CLAW_MAX_PENDING_APPROVALS', message: 'must be a whole number from 1 to 1000' });
+    } else maxPendingApprovals = parsed;
+  }
   let jira: JiraConfig | undefined;
   try {
     jira = loadJiraConfig(env);
@@ -104,6 +114,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): LoadedSe
         : { kind: 'file', path: resolve(get('CLAW_REVOCATION_FILE') ?? home.revocationFile) },
       clockSkewSeconds,
       jira,
+      ...(maxPendingApprovals !== undefined ? { maxPendingApprovals } : {}),
     },
     problems,
   };

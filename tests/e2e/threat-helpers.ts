@@ -137,3 +137,10 @@ export function filesUnder(dir: string, depth = 8): string[] {
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
+
+/** The path the write tools address an issue by: its numeric id, resolved once from the key (old keys too). */
+export function issuePath(sim: RunningSimulator, key: string): string {
+  const issue = sim.snapshot().issues.find((candidate) => candidate.key === key || candidate.formerKeys.includes(key));
+  if (!issue) throw new Error(`no issue ${key} in the simulator`);
+  return `/rest/api/3/issue/${issue.id}`;
+}
