@@ -199,7 +199,9 @@ export class UrlRevocationSource implements RevocationSource {
         this.#revoked = new Set(list.revoked.map((entry) => entry.jti));
         this.#newestIat = list.iat;
         this.#fetchedAt = now;
-      } catch {
+      } catch (error) {
+        // A rolled-back list is not an outage to ride out on the last good list: it is refused at once.
+        if (error instanceof CstError && error.code === 'REVOCATION_ROLLBACK') throw error;
         if (this.#revoked === undefined || now - this.#fetchedAt > (this.options.staleMs ?? 60_000)) {
           throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list cannot be fetched');
         }

@@ -8,7 +8,7 @@ import { loadSigningKey } from '../keys/store.js';
 import { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
 import { ReplayStore } from '../cst/replay-store.js';
-import { FileRevocationSource, UrlRevocationSource, checkRevocationUrl } from '../cst/revocation.js';
+import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier, type VerifiedCst } from '../cst/verify.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
@@ -153,10 +153,6 @@ export class Gate {
         this.#journal = StateJournal.open(journalFileOf(config.home.stateDir), receiptKey);
       });
     }
-    if (config.revocation.kind === 'url') {
-      const url = config.revocation.url;
-      await attempt('REVOCATION', () => checkRevocationUrl(url));
-    }
     if (this.#trust && config.wpcHash) {
       await attempt('WPC', async () => {
         const registry = new WpcRegistry(registryBackend(config.registry), this.#trust as TrustStore);
@@ -186,17 +182,20 @@ export class Gate {
       const trust = this.#trust;
       const journal = this.#journal;
       const anchor = journalRevocationAnchor(journal);
-      this.#verifier = new CstVerifier({
-        trust,
-        audience: config.audience,
-        job: config.job,
-        replay: new ReplayStore(config.home.replayDir),
-        revocation:
-          config.revocation.kind === 'url'
-            ? new UrlRevocationSource(config.revocation.url, trust, { anchor })
-            : new FileRevocationSource(config.revocation.path, trust, { required: true, anchor }),
-        clockSkewSeconds: config.clockSkewSeconds,
-        now: this.#now,
+      // A plain-http revocation URL to a remote host is refused here (REVOCATION_URL_INSECURE).
+      await attempt('CST', () => {
+        this.#verifier = new CstVerifier({
+          trust,
+          audience: config.audience,
+          job: config.job,
+          replay: new ReplayStore(config.home.replayDir),
+          revocation:
+            config.revocation.kind === 'url'
+              ? new UrlRevocationSource(config.revocation.url, trust, { anchor })
+              : new FileRevocationSource(config.revocation.path, trust, { required: true, anchor }),
+          clockSkewSeconds: config.clockSkewSeconds,
+          now: this.#now,
+        });
       });
       this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job, journal);
       this.#approvals = new ApprovalStore(config.home.approvalsDir, {
