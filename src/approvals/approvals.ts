@@ -229,7 +229,9 @@ export class ApprovalStore {
 
   /**
    * Use an approval for this exact call, once. Returns undefined when there is none (the gate then files a
-   * request). The `.used` marker is created with O_EXCL: of two servers racing on one approval, one wins.
+   * request). With a journal (servers), the use is a journal entry made under its lock, durable before the
+   * write: of two servers racing on one approval, one records it, and a deleted marker changes nothing. Without
+   * one, the `.used` marker, created with O_EXCL, decides.
    */
   async consume(
     call: { job: string; tool: string; args_hash: string; wpc_hash: string },

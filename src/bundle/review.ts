@@ -69,6 +69,15 @@ const HIGH_REASONS = new Set([
   'CST_SCOPE_EXCEEDS_WPC',
   'WPC_CHANGED',
   'APPROVAL_INVALID',
+  // Local state rolled back, forged or edited (see README "Approvals, kill switch, revocation").
+  'REVOCATION_ROLLBACK',
+  'BUDGET_LEDGER_TAMPERED',
+  'KILL_SWITCH_INVALID',
+  'KILL_SWITCH_ROLLBACK',
+  'STATE_JOURNAL_INVALID',
+  'STATE_JOURNAL_TRUNCATED',
+  'STATE_JOURNAL_MISSING',
+  'TARGET_CHANGED',
 ]);
 
 /**
