@@ -8,6 +8,7 @@ import { ClawError } from '../util/errors.js';
 import { writeAll, writeFileAtomic } from '../util/files.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import type { TrustStore } from '../keys/trust.js';
+import type { StateJournal } from '../state/journal.js';
 
 /**
  * Human approval of one exact call. The gate files a request naming the call (job, tool, hash of the
@@ -45,7 +46,7 @@ export type ApprovalClaims = z.infer<typeof ApprovalClaimsSchema>;
 
 export class ApprovalError extends ClawError {
   constructor(
-    code: 'APPROVAL_NOT_FOUND' | 'APPROVAL_INVALID' | 'APPROVAL_EXPIRED' | 'APPROVAL_USED' | 'APPROVAL_STORE_UNAVAILABLE',
+    code: 'APPROVAL_NOT_FOUND' | 'APPROVAL_INVALID' | 'APPROVAL_EXPIRED' | 'APPROVAL_USED' | 'APPROVAL_STORE_UNAVAILABLE' | 'APPROVAL_REQUESTS_CAPPED',
     message: string,
   ) {
     super(code, message);
@@ -65,11 +66,40 @@ export interface ApprovedCall {
   usedAt: string;
 }
 
-export class ApprovalStore {
-  /** Approvals this process has used: a `.used` marker deleted on disk does not make one usable again here. */
-  readonly #consumed = new Set<string>();
+/** Pending (filed, not used) requests one job may have at a time, unless CLAW_MAX_PENDING_APPROVALS says otherwise. */
+export const DEFAULT_MAX_PENDING_APPROVALS = 20;
 
-  constructor(readonly dir: string) {}
+export interface ApprovalStoreOptions {
+  /**
+   * The server's signed state journal: the record of which approvals were used. A `.used` marker is only a
+   * note for people; deleting it does not make an approval usable again. The CLI (approve, --list) has none.
+   */
+  journal?: StateJournal;
+  /** Cap on pending requests per job; a request beyond it is refused and no file is written. */
+  maxPending?: number;
+}
+
+export class ApprovalStore {
+  readonly #journal: StateJournal | undefined;
+  readonly #maxPending: number;
+
+  constructor(
+    readonly dir: string,
+    options: ApprovalStoreOptions = {},
+  ) {
+    this.#journal = options.journal;
+    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_APPROVALS;
+  }
+
+  /** Used per the journal (when the store has one), else per the marker. */
+  #used(base: string, requestId: string | undefined): boolean {
+    if (this.#journal && requestId !== undefined && this.#journal.state.usedApprovals.has(requestId)) return true;
+    return existsSync(`${base}.used`);
+  }
+
+  #idOf(name: string): string | undefined {
+    return /\.(apr_[a-z0-9]{20})\.[a-z.]+$/.exec(name)?.[1];
+  }
 
   #requestFile(request: Pick<ApprovalRequest, 'job' | 'tool' | 'args_hash' | 'request_id'>): string {
     return join(this.dir, `${callKey(request.job, request.tool, request.args_hash)}.${request.request_id}.request.json`);
@@ -91,10 +121,23 @@ export class ApprovalStore {
   /** The pending request for this exact call, or a new one. */
   fileRequest(input: Omit<ApprovalRequest, 'request_id' | 'requested_at'>, now: Date = new Date()): ApprovalRequest {
     const prefix = callKey(input.job, input.tool, input.args_hash);
-    for (const name of this.#list()) {
+    this.#journal?.refresh();
+    const names = this.#list();
+    for (const name of names) {
       if (!name.startsWith(`${prefix}.`) || !name.endsWith('.request.json')) continue;
       const base = name.slice(0, -'.request.json'.length);
-      if (!existsSync(join(this.dir, `${base}.used`))) return this.readRequestFile(join(this.dir, name));
+      if (!this.#used(join(this.dir, base), this.#idOf(name))) return this.readRequestFile(join(this.dir, name));
+    }
+    // Anyone who can call a write tool can file requests: bound how many wait for a human per job.
+    const pending = this.#pendingNames(names).filter((name) => {
+      const job = this.#jobOf(name);
+      return job === undefined || job === input.job;
+    }).length;
+    if (pending >= this.#maxPending) {
+      throw new ApprovalError(
+        'APPROVAL_REQUESTS_CAPPED',
+        `job ${input.job} already has ${pending} approval requests waiting for a human (the cap is ${this.#maxPending}): approve or clear them first`,
+      );
     }
     const request: ApprovalRequest = {
       ...input,
@@ -124,10 +167,22 @@ export class ApprovalStore {
   }
 
   pending(): ApprovalRequest[] {
-    return this.#list()
+    return this.#pendingNames(this.#list()).map((name) => this.readRequestFile(join(this.dir, name)));
+  }
+
+  #pendingNames(names: string[]): string[] {
+    return names
       .filter((name) => name.endsWith('.request.json'))
-      .filter((name) => !existsSync(join(this.dir, name.replace(/\.request\.json$/, '.used'))))
-      .map((name) => this.readRequestFile(join(this.dir, name)));
+      .filter((name) => !this.#used(join(this.dir, name.slice(0, -'.request.json'.length)), this.#idOf(name)));
+  }
+
+  /** A request file no longer parses as a request: it still counts against the cap (fail closed). */
+  #jobOf(name: string): string | undefined {
+    try {
+      return this.readRequestFile(join(this.dir, name)).job;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Sign an approval for a filed request (the `claw-jira approve` command). */
@@ -160,26 +215,23 @@ export class ApprovalStore {
     return claims;
   }
 
-  /** Close a request that was approved another way (an MCP elicitation), so it is never offered again. */
-  markUsed(requestId: string, now: Date = new Date()): void {
-    const name = this.#find(requestId);
-    if (!name) return;
-    const base = join(this.dir, name.slice(0, -'.request.json'.length));
-    try {
-      const fd = openSync(`${base}.used`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        writeAll(fd, now.toISOString());
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // Already marked: nothing to do.
+  /**
+   * Close a request that was approved another way (an MCP elicitation), so it is never offered again: recorded
+   * in the journal first (durable before the write goes ahead), then the marker for people.
+   */
+  async markUsed(requestId: string, job: string, now: Date = new Date()): Promise<void> {
+    if (this.#journal) {
+      await this.#journal.transact(() => ({ entries: [{ type: 'approval.used', job, request_id: requestId, via: 'elicitation' }], result: undefined }), { now });
     }
+    const name = this.#find(requestId);
+    if (name) writeMarker(join(this.dir, `${name.slice(0, -'.request.json'.length)}.used`), now.toISOString());
   }
 
   /**
    * Use an approval for this exact call, once. Returns undefined when there is none (the gate then files a
-   * request). The `.used` marker is created with O_EXCL: of two servers racing on one approval, one wins.
+   * request). With a journal (servers), the use is a journal entry made under its lock, durable before the
+   * write: of two servers racing on one approval, one records it, and a deleted marker changes nothing. Without
+   * one, the `.used` marker, created with O_EXCL, decides.
    */
   async consume(
     call: { job: string; tool: string; args_hash: string; wpc_hash: string },
@@ -187,10 +239,11 @@ export class ApprovalStore {
     now: Date = new Date(),
   ): Promise<ApprovedCall | undefined> {
     const prefix = callKey(call.job, call.tool, call.args_hash);
+    this.#journal?.refresh();
     for (const name of this.#list()) {
       if (!name.startsWith(`${prefix}.`) || !name.endsWith('.approval.jws')) continue;
       const base = join(this.dir, name.slice(0, -'.approval.jws'.length));
-      if (existsSync(`${base}.used`)) continue;
+      if (this.#used(base, this.#idOf(name))) continue;
       const jws = readFileSync(join(this.dir, name), 'utf8').trim();
       const claims = await verifyApproval(jws, trust);
       const request = this.readRequestFile(`${base}.request.json`);
@@ -203,22 +256,38 @@ export class ApprovalStore {
         claims.wpc_hash === call.wpc_hash;
       if (!bound) continue;
       if (claims.exp <= Math.floor(now.getTime() / 1000)) continue;
-      if (this.#consumed.has(claims.request_id)) continue;
       const usedAt = now.toISOString();
-      try {
-        const fd = openSync(`${base}.used`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        try {
-          writeAll(fd, usedAt);
-        } finally {
-          closeSync(fd);
-        }
-      } catch {
+      if (this.#journal) {
+        // The journal decides, under its lock: of two servers racing on one approval, one records the use.
+        const won = await this.#journal.transact((state) =>
+          state.usedApprovals.has(claims.request_id)
+            ? { entries: [], result: false }
+            : { entries: [{ type: 'approval.used', job: call.job, request_id: claims.request_id, via: 'signed' }], result: true },
+          { now },
+        );
+        if (!won) continue;
+        writeMarker(`${base}.used`, usedAt);
+      } else if (!writeMarker(`${base}.used`, usedAt)) {
         continue;
       }
-      this.#consumed.add(claims.request_id);
       return { request, claims, approvalJws: jws, usedAt };
     }
     return undefined;
+  }
+}
+
+/** Create a `.used` marker with O_EXCL; false when it exists already (or cannot be made). */
+function writeMarker(file: string, usedAt: string): boolean {
+  try {
+    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      writeAll(fd, usedAt);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Receipt } from '../receipts/types.js';
-import { isWriteOperation, type Operation } from '../wpc/operations.js';
+import { budgetsFor } from '../gate/budgets.js';
+import { ALWAYS_APPROVAL, isWriteOperation, type Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
 import { loadBundle, type BundleContents, type LoadedReceipt } from './contents.js';
 import { unclosedSessions } from './review-sessions.js';
@@ -69,6 +70,15 @@ const HIGH_REASONS = new Set([
   'CST_SCOPE_EXCEEDS_WPC',
   'WPC_CHANGED',
   'APPROVAL_INVALID',
+  // Local state rolled back, forged or edited (see README "Approvals, kill switch, revocation").
+  'REVOCATION_ROLLBACK',
+  'BUDGET_LEDGER_TAMPERED',
+  'KILL_SWITCH_INVALID',
+  'KILL_SWITCH_ROLLBACK',
+  'STATE_JOURNAL_INVALID',
+  'STATE_JOURNAL_TRUNCATED',
+  'STATE_JOURNAL_MISSING',
+  'TARGET_CHANGED',
 ]);
 
 /**
@@ -88,7 +98,10 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   }
   const denials = new Map<string, { count: number; first: LoadedReceipt }>();
   const created = new Set<string>();
+  // Budgets are recounted from the allowed write decisions themselves, limits from the WPC each names: the
+  // `budget` figures the ledger copied into receipts are only compared against the recount, never believed.
   const budgets = new Map<string, { used: number; limit: number; at: LoadedReceipt }>();
+  const ledgerMismatch: Array<{ name: string; ledger: number; recount: number; at: LoadedReceipt }> = [];
   let decisions = 0;
   let allowed = 0;
   let denied = 0;
@@ -101,10 +114,6 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   for (const r of contents.receipts) {
     const receipt = r.receipt;
     const where = { file: r.file, line: r.line };
-    for (const [name, usage] of Object.entries(receipt.budget ?? {})) {
-      const seen = budgets.get(name);
-      if (!seen || (receipt.time ?? '') >= (seen.at.receipt.time ?? '')) budgets.set(name, { ...usage, at: r });
-    }
     if (receipt.kind === 'decision') {
       decisions++;
       if (receipt.decision?.effect === 'deny') {
@@ -121,6 +130,16 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
       if (receipt.decision?.effect !== 'allow') continue;
       allowed++;
       const op = operationOf(receipt);
+      recountBudgets(r, op, contents, budgets, ledgerMismatch);
+      if (op && requiresApproval(op, contents, receipt) && receipt.approval?.approval_id === undefined) {
+        exceptions.push({
+          severity: 'critical',
+          code: 'APPROVAL_MISSING',
+          message: `${receipt.tool ?? op} ran without a human approval although ${ALWAYS_APPROVAL.includes(op) ? 'it always needs one' : 'the WPC requires one'}`,
+          ...where,
+          issues: receipt.issue_keys ?? [],
+        });
+      }
       if (receipt.approval?.approval_id !== undefined) {
         approvalsUsed++;
         // An approval is single-use: a second allowed call citing it means the use marker was tampered with.
@@ -186,6 +205,15 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   }
   if (thresholds.max_denials !== null && denied > thresholds.max_denials) {
     exceptions.push({ severity: 'medium', code: 'DENIALS_OVER_THRESHOLD', message: `${denied} calls were denied, more than the review threshold of ${thresholds.max_denials}` });
+  }
+  for (const { name, ledger, recount, at } of ledgerMismatch) {
+    exceptions.push({
+      severity: 'critical',
+      code: 'BUDGET_LEDGER_MISMATCH',
+      message: `budget ${name}: the ledger said ${ledger} used where the receipts count ${recount} (the budget ledger was reset or edited)`,
+      file: at.file,
+      line: at.line,
+    });
   }
   for (const [name, { used, limit, at }] of budgets) {
     if (limit <= 0) continue;
@@ -311,6 +339,36 @@ function reviewEvent(r: LoadedReceipt, exceptions: ReviewException[]): void {
       ...where,
     });
   }
+}
+
+/**
+ * One allowed write spends one unit of each budget its operation uses that its WPC sets (what the gate spends).
+ * A ledger figure below the recount at the same receipt means the ledger forgot spending: it was reset.
+ * (Above it is possible: a unit spent by a call whose decision receipt could not be written.)
+ */
+function recountBudgets(
+  r: LoadedReceipt,
+  op: Operation | undefined,
+  contents: BundleContents,
+  budgets: Map<string, { used: number; limit: number; at: LoadedReceipt }>,
+  mismatches: Array<{ name: string; ledger: number; recount: number; at: LoadedReceipt }>,
+): void {
+  if (!op || !isWriteOperation(op)) return;
+  const wpc = typeof r.receipt.wpc_hash === 'string' ? contents.wpcs.get(r.receipt.wpc_hash) : undefined;
+  for (const name of budgetsFor(op)) {
+    const limit = wpc?.budgets?.[name];
+    if (typeof limit !== 'number') continue;
+    const used = (budgets.get(name)?.used ?? 0) + 1;
+    budgets.set(name, { used, limit, at: r });
+    const ledger = r.receipt.budget?.[name]?.used;
+    if (typeof ledger === 'number' && ledger < used) mismatches.push({ name, ledger, recount: used, at: r });
+  }
+}
+
+function requiresApproval(op: Operation, contents: BundleContents, receipt: Receipt): boolean {
+  if (ALWAYS_APPROVAL.includes(op)) return true;
+  const wpc = typeof receipt.wpc_hash === 'string' ? contents.wpcs.get(receipt.wpc_hash) : undefined;
+  return (wpc?.approval?.operations ?? []).includes(op);
 }
 
 function operationOf(receipt: Receipt): Operation | undefined {

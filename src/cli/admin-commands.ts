@@ -1,19 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { ClawError } from '../util/errors.js';
 import { ApprovalStore } from '../approvals/approvals.js';
-import { disableWrites, enableWrites, readKillSwitch } from '../gate/kill-switch.js';
+import { visibleText } from '../gate/write-path.js';
+import { verifyKillSwitch, writeKillSwitch } from '../gate/kill-switch.js';
+import type { ClawHome } from '../config/home.js';
 import { parseCommandArgs } from './args.js';
-import { adminEvent, homeOf, signingKey } from './common.js';
+import { adminEvent, homeOf, signingKey, trustOf } from './common.js';
 import { EXIT, UsageError, type CommandSpec } from './io.js';
-
-/**
- * The arguments come from the model: characters that reorder or hide text on a terminal (bidi overrides,
- * zero-width marks) are shown as escapes, so the approver reads what will run, not what it was made to look like.
- */
-function visible(text: string): string {
-  return text.replace(/[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 export const approveCommand: CommandSpec = {
   name: 'approve',
@@ -39,7 +33,7 @@ export const approveCommand: CommandSpec = {
     io.out(`  target     ${request.target.project ?? '-'} ${request.target.issue_keys.join(', ')}`);
     io.out(`  policy     ${request.wpc_hash}`);
     io.out(`  args hash  ${request.args_hash}`);
-    io.out(`  arguments  ${visible(JSON.stringify(request.args, null, 2)).replace(/\n/g, '\n             ')}`);
+    io.out(`  arguments  ${visibleText(JSON.stringify(request.args, null, 2)).replace(/\n/g, '\n             ')}`);
     // At a terminal the person confirms after reading the call; from a script, running the command with the
     // request id is the decision (the approver key, not this prompt, is what a model cannot reach).
     if (!values.yes && process.stdin.isTTY) {
@@ -73,24 +67,46 @@ export const writesCommand: CommandSpec = {
     if (!existsSync(home.trustFile)) {
       throw new ClawError('HOME_NOT_INITIALISED', `${home.root} is not an initialised CLAW_HOME (no trust.json): set CLAW_HOME to the servers' home`);
     }
-    if (action === 'disable') {
-      const state = { disabled_at: new Date().toISOString(), by: io.env.USER ?? 'unknown', ...(values.reason ? { reason: values.reason } : {}) };
-      disableWrites(home.killSwitchFile, state);
-      await adminEvent(io, home, { type: 'writes.disabled', ...state });
-      io.out(`writes disabled at ${state.disabled_at}: every write server refuses writes from its next call`);
-      return EXIT.ok;
-    }
-    if (action === 'enable') {
-      const was = enableWrites(home.killSwitchFile);
-      await adminEvent(io, home, { type: 'writes.enabled' });
-      io.out(was ? 'writes enabled' : 'writes were not disabled');
+    if (action === 'disable' || action === 'enable') {
+      const state = action === 'disable' ? 'disabled' : 'enabled';
+      const record = writeKillSwitch(home.killSwitchFile, await killSwitchKey(home), {
+        state,
+        by: io.env.USER ?? 'unknown',
+        ...(values.reason ? { reason: values.reason } : {}),
+      });
+      await adminEvent(io, home, { type: `writes.${state}`, at: record.at, seq: record.seq, ...(record.reason ? { reason: record.reason } : {}) });
+      io.out(
+        state === 'disabled'
+          ? `writes disabled at ${record.at}: every write server refuses writes from its next call`
+          : `writes enabled at ${record.at} (signed record ${record.seq})`,
+      );
       return EXIT.ok;
     }
     if (action === 'status' || action === undefined) {
-      const state = readKillSwitch(home.killSwitchFile);
-      io.out(state ? `writes DISABLED since ${state.disabled_at} by ${state.by}${state.reason ? `: ${state.reason}` : ''}` : 'writes enabled');
+      let text: string | undefined;
+      try {
+        text = readFileSync(home.killSwitchFile, 'utf8');
+      } catch {
+        text = undefined;
+      }
+      if (text === undefined) {
+        io.out('no kill switch record: writes enabled, unless a server already saw writes disabled (then only claw-jira writes enable lifts it)');
+        return EXIT.ok;
+      }
+      const record = verifyKillSwitch(text, await trustOf(io, home));
+      if (!record) io.out('kill switch record INVALID (not signed by a trusted policy key): every write server refuses writes');
+      else if (record.state === 'disabled') io.out(`writes DISABLED since ${record.at} by ${record.by}${record.reason ? `: ${record.reason}` : ''}`);
+      else io.out(`writes enabled (since ${record.at} by ${record.by})`);
       return EXIT.ok;
     }
     throw new UsageError(`unknown action '${action}': use disable, enable or status`);
   },
 };
+
+/**
+ * The key that signs kill-switch records: the policy (security admin) key. One function, so moving admin keys
+ * out of CLAW_HOME changes one call site.
+ */
+function killSwitchKey(home: ClawHome) {
+  return signingKey(home, 'policy');
+}

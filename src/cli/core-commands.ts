@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { canonicalJson } from '../util/canonical.js';
 import { initKeys } from '../keys/store.js';
+import { createJournal, journalFileOf } from '../state/journal.js';
 import { KEY_ROLES } from '../keys/roles.js';
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import { adminHomeDirs, serverHomeDirs } from '../config/home.js';
@@ -36,6 +37,9 @@ export const initCommand: CommandSpec = {
       const list = { v: 1 as const, iat: Math.floor(Date.now() / 1000), revoked: [] };
       writeFileAtomic(home.revocationFile, `${await signRevocationList(list, await signingKey(home, 'issuer'))}\n`);
     }
+    // The servers' signed state journal: servers refuse to run without it, so deleting it cannot reset what
+    // they recorded (approvals used, budget spent, newest revocation list and kill switch seen).
+    createJournal(journalFileOf(home.stateDir), await signingKey(home, 'receipt'));
     if (values.json) {
       io.out(
         JSON.stringify({

@@ -29,6 +29,8 @@ export interface ServerConfig {
   jira: JiraConfig | undefined;
   /** CLAW_REQUIRE_SEPARATE_USER=1: refuse to run as the same OS user as the parent process (the agent's). */
   requireSeparateUser?: boolean;
+  /** CLAW_MAX_PENDING_APPROVALS: approval requests one job may have waiting (default 20). */
+  maxPendingApprovals?: number;
 }
 
 export interface LoadedServerConfig {
@@ -106,6 +108,14 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd?: str
   if (separate !== undefined && separate !== '0' && separate !== '1') problems.push({ variable: 'CLAW_REQUIRE_SEPARATE_USER', message: 'must be 1 or 0' });
 
   const revocationUrl = get('CLAW_REVOCATION_URL');
+  const maxPendingRaw = get('CLAW_MAX_PENDING_APPROVALS');
+  let maxPendingApprovals: number | undefined;
+  if (maxPendingRaw !== undefined) {
+    const parsed = Number(maxPendingRaw);
+    if (!/^\d+$/.test(maxPendingRaw) || parsed < 1 || parsed > 1000) {
+      problems.push({ variable: 'CLAW_MAX_PENDING_APPROVALS', message: 'must be a whole number from 1 to 1000' });
+    } else maxPendingApprovals = parsed;
+  }
   let jira: JiraConfig | undefined;
   try {
     jira = loadJiraConfig(jiraEnv(env, pathOptions, problems));
@@ -132,6 +142,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd?: str
       clockSkewSeconds,
       jira,
       requireSeparateUser: separate === '1',
+      ...(maxPendingApprovals !== undefined ? { maxPendingApprovals } : {}),
     },
     problems,
   };

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isCanonicalCompactJws } from '../keys/base64url.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import type { TrustStore } from '../keys/trust.js';
+import { hashAddress } from '../util/canonical.js';
 import { writeFileAtomic } from '../util/files.js';
 import { CstError } from './errors.js';
 
@@ -67,7 +68,8 @@ export async function revokeInFile(
   if (!list.revoked.some((entry) => entry.jti === jti)) {
     list = {
       v: 1,
-      iat: Math.floor(now.getTime() / 1000),
+      // Strictly newer than the list it replaces, even within one second: servers refuse a list that is not.
+      iat: Math.max(Math.floor(now.getTime() / 1000), list.iat + 1),
       revoked: [...list.revoked, { jti, revoked_at: now.toISOString(), ...(reason ? { reason } : {}) }],
     };
   }
@@ -75,12 +77,42 @@ export async function revokeInFile(
   return list;
 }
 
-/** A list signed before the newest one already verified is a replayed old list: refuse it. */
-function notRolledBack(list: RevocationList, newestIat: number | undefined): RevocationList {
-  if (newestIat !== undefined && list.iat < newestIat) {
-    throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list is older than one already verified (rolled back)');
-  }
+/**
+ * Where a server keeps the newest list it has accepted, outside the list's own file (its state journal), so the
+ * rollback check survives a restart: a list older than that one, or as old but different, is a replayed list.
+ */
+export interface RevocationAnchor {
+  /** Throws REVOCATION_ROLLBACK for a list older than the newest accepted; records it when it is newer. */
+  accept(list: { iat: number; hash: string }): Promise<void>;
+}
+
+/** Verify a list's text, refuse a rollback (in memory, then against the anchor), and record it. */
+async function acceptList(text: string, trust: TrustStore, newestIat: number | undefined, anchor: RevocationAnchor | undefined): Promise<RevocationList> {
+  const list = await verifyRevocationList(text, trust);
+  if (newestIat !== undefined && list.iat < newestIat) throw rollback();
+  await anchor?.accept({ iat: list.iat, hash: hashAddress(text.trim()) });
   return list;
+}
+
+export function rollback(): CstError {
+  return new CstError('REVOCATION_ROLLBACK', 'the revocation list is older than one this server already accepted (an old list was put back): every token is refused until the newest list is restored');
+}
+
+/**
+ * A revocation URL must be https: over plain http anyone on the path can serve an older (validly signed) list
+ * or none. Loopback is the exception (a local sidecar, tests).
+ */
+export function checkRevocationUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CstError('REVOCATION_URL_INSECURE', 'CLAW_REVOCATION_URL is not a URL');
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && loopback)) return;
+  throw new CstError('REVOCATION_URL_INSECURE', `CLAW_REVOCATION_URL must be https (plain http only to a loopback host), not ${parsed.protocol}//${host}`);
 }
 
 export interface RevocationSource {
@@ -105,7 +137,7 @@ export class FileRevocationSource implements RevocationSource {
      * Servers set this: `claw-jira init` writes a signed empty list, so a missing one means it was deleted,
      * and deleting it must not un-revoke tokens.
      */
-    readonly options: { required?: boolean } = {},
+    readonly options: { required?: boolean; anchor?: RevocationAnchor } = {},
   ) {}
 
   async isRevoked(jti: string): Promise<boolean> {
@@ -132,7 +164,7 @@ export class FileRevocationSource implements RevocationSource {
       } catch {
         throw new CstError('CST_REVOCATION_UNAVAILABLE', 'cannot read the revocation list');
       }
-      const list = notRolledBack(await verifyRevocationList(text, this.trust), this.#newestIat);
+      const list = await acceptList(text, this.trust, this.#newestIat, this.options.anchor);
       this.#revoked = new Set(list.revoked.map((entry) => entry.jti));
       this.#newestIat = list.iat;
       this.#stamp = stamp;
@@ -153,19 +185,23 @@ export class UrlRevocationSource implements RevocationSource {
   constructor(
     readonly url: string,
     readonly trust: TrustStore,
-    readonly options: { maxAgeMs?: number; staleMs?: number; now?: () => number } = {},
-  ) {}
+    readonly options: { maxAgeMs?: number; staleMs?: number; now?: () => number; anchor?: RevocationAnchor } = {},
+  ) {
+    checkRevocationUrl(url);
+  }
 
   async isRevoked(jti: string): Promise<boolean> {
     const now = (this.options.now ?? Date.now)();
     if (this.#revoked === undefined || now - this.#fetchedAt > (this.options.maxAgeMs ?? 5_000)) {
       try {
         const text = await ky.get(this.url, { timeout: 5_000, retry: 0, redirect: 'error' }).text();
-        const list = notRolledBack(await verifyRevocationList(text, this.trust), this.#newestIat);
+        const list = await acceptList(text, this.trust, this.#newestIat, this.options.anchor);
         this.#revoked = new Set(list.revoked.map((entry) => entry.jti));
         this.#newestIat = list.iat;
         this.#fetchedAt = now;
-      } catch {
+      } catch (error) {
+        // A rolled-back list is not an outage to ride out on the last good list: it is refused at once.
+        if (error instanceof CstError && error.code === 'REVOCATION_ROLLBACK') throw error;
         if (this.#revoked === undefined || now - this.#fetchedAt > (this.options.staleMs ?? 60_000)) {
           throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list cannot be fetched');
         }

@@ -1,8 +1,8 @@
-import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
+import type { StateJournal } from '../state/journal.js';
 import type { Operation } from '../wpc/operations.js';
 import { isWriteOperation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
@@ -26,22 +26,27 @@ export class BudgetExceeded extends ClawError {
 }
 
 /**
- * Per-job counters, durable under CLAW_HOME so a restarted or second server of the same job cannot start
- * from zero. A unit is spent before the Jira call (a call that then fails still counts: an in-doubt write
- * may have happened). Read-modify-write happens under an O_EXCL lock file shared by all servers.
+ * Per-job counters. The truth is the signed state journal (every unit spent is a journal entry, fdatasync'ed
+ * before the Jira call; a call that then fails still counts: an in-doubt write may have happened), so a
+ * restarted or second server of the same job cannot start from zero. `state/budgets/<job>.json` is a mirror
+ * for people and scripts: one that disagrees with the journal (rewritten, deleted, not numbers) was edited
+ * behind the servers' back, and every budgeted write is refused with BUDGET_LEDGER_TAMPERED.
  */
 export class BudgetLedger {
   readonly #file: string;
-  readonly #lock: string;
+  readonly #job: string;
+  readonly #journal: StateJournal;
+  /** The mirror as this server last wrote or checked it: a `stat` per call when nobody touched it. */
+  #checkedStamp = '';
 
-  constructor(dir: string, job: string) {
-    mkdirSync(dir, { recursive: true });
+  constructor(dir: string, job: string, journal: StateJournal) {
     this.#file = join(dir, `${job}.json`);
-    this.#lock = join(dir, `${job}.lock`);
+    this.#job = job;
+    this.#journal = journal;
   }
 
   usage(wpc: Wpc): BudgetUsage {
-    const counts = this.#read();
+    const counts = this.#counts();
     const usage: BudgetUsage = {};
     for (const [name, limit] of Object.entries(wpc.budgets ?? {})) {
       if (typeof limit === 'number') usage[name] = { used: counts[name] ?? 0, limit };
@@ -50,8 +55,54 @@ export class BudgetLedger {
   }
 
   /** Throw BudgetExceeded if the operation would overspend a budget now; spends nothing. */
-  check(operation: Operation, wpc: Wpc): void {
-    const counts = this.#read();
+  async check(operation: Operation, wpc: Wpc): Promise<void> {
+    if (this.#names(operation, wpc).length === 0) return;
+    this.#journal.refresh();
+    try {
+      this.#checkMirror();
+    } catch {
+      // Another server of this job may be between its journal append and its mirror write: look again
+      // under the journal lock, where no server is halfway.
+      await this.#journal.transact(() => {
+        this.#checkMirror();
+        return { entries: [], result: undefined };
+      });
+    }
+    this.#within(operation, wpc, this.#counts());
+  }
+
+  /** Spend one unit of every budget the operation uses, or throw BudgetExceeded and spend nothing. */
+  async spend(operation: Operation, wpc: Wpc): Promise<BudgetUsage> {
+    // Only budgets the WPC sets are counted: with none, a write costs no journal entry (and no disk sync).
+    const names = this.#names(operation, wpc);
+    if (names.length === 0) return this.usage(wpc);
+    await this.#journal.transact(() => {
+      this.#checkMirror();
+      this.#within(operation, wpc, this.#counts());
+      return { entries: [{ type: 'budget.spend', job: this.#job, budgets: names }], result: undefined };
+    }, {
+      // Still under the lock, so no other server reads the mirror between the journal append and this write.
+      afterAppend: () => {
+        try {
+          writeFileAtomic(this.#file, JSON.stringify(this.#counts()), { mode: 0o600 });
+          this.#checkedStamp = stampOf(this.#file);
+        } catch {
+          // The journal holds the spend; a mirror that could not be written is reported at the next check.
+        }
+      },
+    });
+    return this.usage(wpc);
+  }
+
+  #names(operation: Operation, wpc: Wpc): BudgetName[] {
+    return budgetsFor(operation).filter((name) => wpc.budgets?.[name] !== undefined);
+  }
+
+  #counts(): Record<string, number> {
+    return { ...(this.#journal.state.budgets.get(this.#job) ?? {}) };
+  }
+
+  #within(operation: Operation, wpc: Wpc, counts: Record<string, number>): void {
     for (const name of budgetsFor(operation)) {
       const limit = wpc.budgets?.[name];
       const used = counts[name] ?? 0;
@@ -59,56 +110,43 @@ export class BudgetLedger {
     }
   }
 
-  /** Spend one unit of every budget the operation uses, or throw BudgetExceeded and spend nothing. */
-  async spend(operation: Operation, wpc: Wpc): Promise<BudgetUsage> {
-    // Only budgets the WPC sets are counted: with none, a write costs no ledger update (and no disk sync).
-    const names = budgetsFor(operation).filter((name) => wpc.budgets?.[name] !== undefined);
-    if (names.length === 0) return this.usage(wpc);
-    return this.#locked(() => {
-      this.check(operation, wpc);
-      const counts = this.#read();
-      for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-      writeFileAtomic(this.#file, JSON.stringify(counts));
-      return this.usage(wpc);
-    });
-  }
-
-  #read(): Record<string, number> {
-    try {
-      return JSON.parse(readFileSync(this.#file, 'utf8')) as Record<string, number>;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw new ClawError('BUDGET_UNAVAILABLE', 'the budget ledger cannot be read');
-    }
-  }
-
-  /** A holder keeps the lock for microseconds; one older than 10 s belongs to a process that died holding it. */
-  #breakStaleLock(): void {
-    try {
-      if (Date.now() - statSync(this.#lock).mtimeMs > 10_000) rmSync(this.#lock, { force: true });
-    } catch {
-      // Gone already: the next attempt takes it.
-    }
-  }
-
-  async #locked<T>(fn: () => T): Promise<T> {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      let fd: number;
+  /** The mirror must say what the journal says (missing is fine only while nothing was spent). */
+  #checkMirror(): void {
+    const stamp = stampOf(this.#file);
+    if (stamp !== '' && stamp === this.#checkedStamp) return;
+    const journal = this.#counts();
+    let mirror: unknown;
+    if (stamp === '') {
+      mirror = {};
+    } else {
       try {
-        fd = openSync(this.#lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new ClawError('BUDGET_UNAVAILABLE', 'the budget ledger cannot be locked');
-        this.#breakStaleLock();
-        await sleep(5);
-        continue;
-      }
-      try {
-        return fn();
-      } finally {
-        closeSync(fd);
-        rmSync(this.#lock, { force: true });
+        mirror = JSON.parse(readFileSync(this.#file, 'utf8'));
+      } catch {
+        throw tampered('is not JSON');
       }
     }
-    throw new ClawError('BUDGET_UNAVAILABLE', 'the budget ledger stayed locked for 1 s');
+    if (typeof mirror !== 'object' || mirror === null || Array.isArray(mirror)) throw tampered('is not an object of counters');
+    const entries = Object.entries(mirror);
+    if (entries.some(([, value]) => typeof value !== 'number' || !Number.isInteger(value))) throw tampered('holds a value that is not a whole number');
+    const names = new Set([...Object.keys(journal), ...entries.map(([name]) => name)]);
+    for (const name of names) {
+      if (((mirror as Record<string, number>)[name] ?? 0) !== (journal[name] ?? 0)) {
+        throw tampered(stamp === '' ? 'was deleted' : `says ${name} ${(mirror as Record<string, number>)[name] ?? 0}, the journal ${journal[name] ?? 0}`);
+      }
+    }
+    this.#checkedStamp = stamp;
+  }
+}
+
+function tampered(what: string): ClawError {
+  return new ClawError('BUDGET_LEDGER_TAMPERED', `the budget file ${what}: it was changed outside claw-jira; the signed state journal is the record (restore the file from it, or ask an operator)`);
+}
+
+function stampOf(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return '';
   }
 }

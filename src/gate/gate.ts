@@ -21,7 +21,10 @@ import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
 import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
-import { readKillSwitch } from './kill-switch.js';
+import { KillSwitch } from './kill-switch.js';
+import { StateJournal, journalFileOf } from '../state/journal.js';
+import { journalRevocationAnchor } from '../state/revocation-anchor.js';
+import { checkTargetUnchanged, elicitationText } from './write-path.js';
 import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
 import { findTornTails, recordSession } from './session-index.js';
@@ -86,7 +89,9 @@ export class Gate {
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
   #budgets: BudgetLedger | undefined;
-  #approvals: ApprovalStore;
+  #approvals: ApprovalStore | undefined;
+  #journal: StateJournal | undefined;
+  #killSwitch: KillSwitch | undefined;
   #killSwitchSeen = false;
   readonly #inFlight = new Set<Promise<GateResult>>();
 
@@ -95,7 +100,6 @@ export class Gate {
     this.#config = options.config;
     this.#now = options.now ?? (() => new Date());
     this.#tokens = new TokenReader(options.config.token);
-    this.#approvals = new ApprovalStore(options.config.home.approvalsDir);
     // Turned into problems by the wiring, with everything else that keeps the server from being ready.
     this.#configProblems = options.problems;
     this.#jira = options.jira;
@@ -131,6 +135,7 @@ export class Gate {
     if (wiring.wpcFile) this.#wpcFile = { path: wiring.wpcFile, stamp: fileStamp(wiring.wpcFile) };
     this.#verifier = wiring.verifier;
     this.#jira = wiring.jira;
+    this.#journal = wiring.journal;
     const receiptKey = wiring.receiptKey;
     // The bundle and the receipt log come last but do not depend on the rest: a misconfigured server still
     // leaves receipts of the calls it refused, when it can (never when its own folders are in doubt).
@@ -154,9 +159,16 @@ export class Gate {
         this.#reportTornTails(receiptKey, config.job);
       });
     }
-    if (this.#verifier) {
-      await this.#attempt('BUDGET', () => {
-        this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
+    if (this.#trust && this.#wpc && config.job && this.#journal) {
+      const trust = this.#trust;
+      const journal = this.#journal;
+      await this.#attempt('STATE', () => {
+        this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job, journal);
+        this.#approvals = new ApprovalStore(config.home.approvalsDir, {
+          journal,
+          ...(config.maxPendingApprovals !== undefined ? { maxPending: config.maxPendingApprovals } : {}),
+        });
+        this.#killSwitch = new KillSwitch(config.home.killSwitchFile, trust, journal);
       });
     }
     if (this.#jira) this.#fields = new FieldCatalog(this.#jira);
@@ -271,7 +283,7 @@ export class Gate {
       }
       // The kill switch stops writes before anything, target lookups included, reaches Jira.
       const write = isWriteOperation(tool.operation);
-      if (write) this.#checkKillSwitch();
+      if (write) await this.#checkKillSwitch();
 
       const ctx = this.#context(wpc, scope, exchanges);
       let target: Target;
@@ -296,9 +308,12 @@ export class Gate {
       }
 
       // Budget first (without spending): an approval is never burnt on a call the budget refuses anyway.
-      if (write) this.#checkBudget(tool.operation, wpc);
+      if (write) await this.#checkBudget(tool.operation, wpc);
       // The approval request shows the arguments exactly as sent: they are what argsHash is the hash of.
-      if (write) await this.#checkApproval(tool, rawArgs ?? {}, argsHash, wpc, target, base, options.confirm);
+      if (write) await this.#checkApproval(tool, rawArgs ?? {}, argsHash, wpc, target, base, options.confirm, ctx);
+      // The target look-up (and a human's answer) may have taken long: a `writes disable` or a revocation that
+      // came in meanwhile stops the write here, the last point before anything is spent or sent.
+      if (write) await this.#recheckBeforeWrite();
       if (write) base.budget = await this.#spendBudget(tool.operation, wpc);
 
       // A write's decision receipt is durable before Jira is called (no durable receipt, no Jira write). A
@@ -419,17 +434,30 @@ export class Gate {
     return WPC_CHANGED;
   }
 
-  #checkKillSwitch(): void {
-    const state = readKillSwitch(this.#config.home.killSwitchFile);
-    if (state) {
-      if (!this.#killSwitchSeen) this.#event({ type: 'writes.disabled.observed', disabled_at: state.disabled_at, by: state.by });
+  async #checkKillSwitch(): Promise<void> {
+    let verdict;
+    try {
+      verdict = await (this.#killSwitch as KillSwitch).check();
+    } catch (error) {
+      throw new GateDenied(isClawError(error) ? error.code : 'KILL_SWITCH_INVALID', 'kill_switch', describeError(error));
+    }
+    if (!verdict.allowed) {
+      if (!this.#killSwitchSeen) {
+        this.#event({ type: 'writes.disabled.observed', code: verdict.code, ...(verdict.record ? { disabled_at: verdict.record.at, by: verdict.record.by } : {}) });
+      }
       this.#killSwitchSeen = true;
-      throw new GateDenied('WRITES_DISABLED', 'kill_switch', `writes are disabled (since ${state.disabled_at}${state.reason ? `: ${state.reason}` : ''})`, [
-        { code: 'WRITES_DISABLED', rule: 'kill_switch' },
-      ]);
+      throw new GateDenied(verdict.code, 'kill_switch', verdict.message, [{ code: verdict.code, rule: 'kill_switch' }]);
     }
     if (this.#killSwitchSeen) this.#event({ type: 'writes.enabled.observed' });
     this.#killSwitchSeen = false;
+  }
+
+  /** The kill switch and the token (its revocation above all) again, right before a write is spent and sent. */
+  async #recheckBeforeWrite(): Promise<void> {
+    await this.#checkKillSwitch();
+    await this.#verifyToken().catch((error: unknown) => {
+      throw error instanceof CstError ? new GateDenied(error.code, 'cst', error.message) : error;
+    });
   }
 
   async #checkApproval(
@@ -440,6 +468,7 @@ export class Gate {
     target: Target,
     base: ReceiptContent,
     confirm: ConfirmWithUser | undefined,
+    ctx: ToolContext,
   ): Promise<void> {
     const needs = ALWAYS_APPROVAL.includes(tool.operation) || (wpc.policy.approval?.operations ?? []).includes(tool.operation);
     if (!needs) return;
@@ -447,7 +476,7 @@ export class Gate {
     const trust = this.#trust as TrustStore;
     let approved;
     try {
-      approved = await this.#approvals.consume(call, trust, this.#now());
+      approved = await (this.#approvals as ApprovalStore).consume(call, trust, this.#now());
     } catch (error) {
       throw new GateDenied(isClawError(error) ? error.code : 'APPROVAL_INVALID', 'approval', describeError(error));
     }
@@ -456,7 +485,9 @@ export class Gate {
       this.#bundleApproval(approved.request.request_id, { request: approved.request, approval: approved.approvalJws, used_at: approved.usedAt });
       return;
     }
-    const request = this.#approvals.fileRequest({
+    let request;
+    try {
+      request = (this.#approvals as ApprovalStore).fileRequest({
       job: this.#config.job,
       server: this.server,
       tool: tool.name,
@@ -466,18 +497,38 @@ export class Gate {
       target: { ...(target.project ? { project: target.project } : {}), issue_keys: target.issueKeys },
       wpc_hash: wpc.hash,
     }, this.#now());
+    } catch (error) {
+      const code = isClawError(error) ? error.code : 'APPROVAL_STORE_UNAVAILABLE';
+      throw new GateDenied(code, 'approval', describeError(error), [{ code, rule: 'approval.requests' }]);
+    }
     base.approval = { request_id: request.request_id };
     if (confirm && canElicit(tool.operation, wpc)) {
-      const accepted = await confirm(confirmationText(tool, args, target, wpc)).catch(() => false);
+      const prompt = elicitationText(tool, args, target, wpc);
+      if (!prompt.ok) {
+        // Never a prompt cut short (a person would approve what they never saw): the filed request can be
+        // approved with a signature instead, where the whole call is shown.
+        this.#bundleApproval(request.request_id, { request });
+        throw new GateDenied(
+          'ELICITATION_TOO_LARGE',
+          'approval',
+          `${prompt.message}: ask a person to run 'claw-jira approve ${request.request_id}', then repeat the identical call`,
+          [{ code: 'ELICITATION_TOO_LARGE', rule: `approval.elicitation[${tool.operation}]` }],
+          { approval_request_id: request.request_id },
+        );
+      }
+      const accepted = await confirm(prompt.text).catch(() => false);
       this.#bundleApproval(request.request_id, { request, elicitation: { accepted, answered_at: this.#now().toISOString() } });
       if (accepted) {
-        // The user may have taken minutes to answer: the kill switch and the token are checked again.
-        this.#checkKillSwitch();
-        await this.#verifyToken().catch((error: unknown) => {
-          throw error instanceof CstError ? new GateDenied(error.code, 'cst', error.message) : error;
-        });
+        // The user may have taken minutes to answer: the kill switch, the token and the issue itself (moved to
+        // another project meanwhile?) are checked again before the answer counts.
+        await this.#recheckBeforeWrite();
+        await checkTargetUnchanged(target, ctx);
         base.approval = { request_id: request.request_id, approval_id: request.request_id, via: 'elicitation' };
-        this.#approvals.markUsed(request.request_id, this.#now());
+        try {
+          await (this.#approvals as ApprovalStore).markUsed(request.request_id, this.#config.job, this.#now());
+        } catch (error) {
+          throw new GateDenied(isClawError(error) ? error.code : 'APPROVAL_STORE_UNAVAILABLE', 'approval', describeError(error));
+        }
         return;
       }
       throw new GateDenied('APPROVAL_DECLINED', 'approval', 'the user declined this call when asked to confirm it', [
@@ -502,9 +553,9 @@ export class Gate {
     }
   }
 
-  #checkBudget(operation: Operation, wpc: VerifiedWpc): void {
+  async #checkBudget(operation: Operation, wpc: VerifiedWpc): Promise<void> {
     try {
-      (this.#budgets as BudgetLedger).check(operation, wpc.policy);
+      await (this.#budgets as BudgetLedger).check(operation, wpc.policy);
     } catch (error) {
       throw budgetDenial(error);
     }
@@ -680,16 +731,6 @@ function safeArgsHash(rawArgs: unknown): string {
 /** Elicitation stands in for a signed approval only where the WPC says so, and never for high-risk operations. */
 function canElicit(operation: Operation, wpc: VerifiedWpc): boolean {
   return (wpc.policy.approval?.elicitation ?? []).includes(operation) && !NEVER_ELICIT.includes(operation) && !ALWAYS_APPROVAL.includes(operation);
-}
-
-/** What the human is asked: the exact call, in words and in full. The arguments come from the model: shown, never trusted. */
-function confirmationText(tool: Tool, args: unknown, target: Target, wpc: VerifiedWpc): string {
-  const where = [target.project, ...target.issueKeys].filter(Boolean).join(' ');
-  return [
-    `Allow this ${tool.operation} call once? (policy ${wpc.hash.slice(0, 19)}…)`,
-    `Tool: ${tool.name}${where ? ` on ${where}` : ''}`,
-    `Arguments: ${JSON.stringify(args, null, 2).slice(0, 4000)}`,
-  ].join('\n');
 }
 
 function budgetDenial(error: unknown): GateDenied {

@@ -37,6 +37,8 @@ export interface Target {
   fieldsRead?: string[];
   /** The keys the call names and the keys Jira resolved them to. */
   issueKeys: string[];
+  /** The numeric id of the one issue the call writes, resolved once: later reads and the write use it, not a key. */
+  issueId?: string;
   /** Tool-private state carried from resolve to run (e.g. before-values, a prefetched issue). */
   state?: unknown;
 }

@@ -6,6 +6,8 @@ import { checkStrictModes, unsafeStat, type TrustedPath } from '../config/strict
 import { ReplayStore } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier } from '../cst/verify.js';
+import { StateJournal, journalFileOf } from '../state/journal.js';
+import { journalRevocationAnchor } from '../state/revocation-anchor.js';
 import { JiraClient, type JiraClientOptions } from '../jira/client.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import { adminKeysInServerHome, loadSigningKey, readableAdminKeys } from '../keys/store.js';
@@ -47,6 +49,8 @@ export interface GateWiring {
   /** The registry file the WPC came from, when local: the gate refuses calls once it changes. */
   wpcFile?: string;
   verifier?: CstVerifier;
+  /** The server's signed state journal (approvals used, budget spent, newest revocation list and kill switch). */
+  journal?: StateJournal;
   jira?: JiraClient;
   /**
    * Whether the server may write below its home and bundle folder: not when the home, the bundle folder or
@@ -109,6 +113,12 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
     });
   }
   wiring.receiptKey = await attempt('receipt key', 'KEY_UNREADABLE', () => loadSigningKey(config.home, 'receipt'));
+  // The server's own signed record of approvals used, budget spent, the newest revocation list and kill
+  // switch seen: what the files an attacker can rewrite are checked against. Opening it only reads.
+  const receiptKey = wiring.receiptKey;
+  if (receiptKey) {
+    wiring.journal = await attempt('state journal', 'STATE_JOURNAL_UNAVAILABLE', () => StateJournal.open(journalFileOf(config.home.stateDir), receiptKey));
+  }
 
   const trust = wiring.trust?.store;
   if (trust && config.wpcHash) {
@@ -118,19 +128,24 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
       if (registry.backend instanceof LocalRegistryBackend) wiring.wpcFile = join(registry.backend.location, `${addressHex(config.wpcHash)}.json`);
     });
   }
-  if (trust && wiring.wpc && config.job) {
-    wiring.verifier = new CstVerifier({
-      trust,
-      audience: config.audience,
-      job: config.job,
-      replay: new ReplayStore(options.replayDir ?? config.home.replayDir),
-      revocation:
-        config.revocation.kind === 'url'
-          ? new UrlRevocationSource(config.revocation.url, trust)
-          : new FileRevocationSource(config.revocation.path, trust, { required: true }),
-      clockSkewSeconds: config.clockSkewSeconds,
-      ...(options.now ? { now: options.now } : {}),
-    });
+  const journal = wiring.journal;
+  if (trust && wiring.wpc && config.job && journal) {
+    const anchor = journalRevocationAnchor(journal);
+    // A plain-http revocation URL to a remote host is refused here (REVOCATION_URL_INSECURE).
+    wiring.verifier = await attempt('CST', 'CST_FAILED', () =>
+      new CstVerifier({
+        trust,
+        audience: config.audience,
+        job: config.job,
+        replay: new ReplayStore(options.replayDir ?? config.home.replayDir),
+        revocation:
+          config.revocation.kind === 'url'
+            ? new UrlRevocationSource(config.revocation.url, trust, { anchor })
+            : new FileRevocationSource(config.revocation.path, trust, { required: true, anchor }),
+        clockSkewSeconds: config.clockSkewSeconds,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
   }
   if (options.jira) wiring.jira = options.jira;
   else if (config.jira) {

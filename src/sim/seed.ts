@@ -406,6 +406,19 @@ function applyInjections(issues: readonly SimIssue[], c: Counters): void {
   }
 }
 
+/**
+ * Move an issue to another project while the simulator runs (`sim.moveIssue`), as a Jira admin would: it gets a
+ * new key, its old keys keep answering. Returns false for an unknown project or a move to its own project.
+ */
+export function moveIssueNow(state: SimState, issue: SimIssue, toProject: string, at: number): boolean {
+  const to = PROJECT_BY_KEY.get(toProject);
+  if (!to || to.key === issue.projectKey) return false;
+  const c: Counters = { history: state.counters.historyId, comment: state.counters.commentId };
+  moveIssue(state, issue, to, c, at);
+  state.counters.historyId = c.history;
+  return true;
+}
+
 function moveIssue(state: SimState, issue: SimIssue, to: ProjectDef, c: Counters, at: number): void {
   const from = PROJECT_BY_KEY.get(issue.projectKey);
   if (!from) throw new Error(`unknown project ${issue.projectKey}`);

@@ -54,6 +54,8 @@ export interface RunningSimulator {
   clearRequests(): void;
   /** Regenerates the data (same seed unless given), clears faults and the request log. */
   reset(seed?: number): void;
+  /** Move an issue to another project now (as a Jira admin would); returns its new key. Throws if it cannot. */
+  moveIssue(key: string, toProject: string): string;
 }
 
 const OptionsSchema = z
@@ -308,6 +310,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     },
     snapshot: () => store.snapshot(),
     stateHash: () => store.hash(),
+    moveIssue: (key, toProject) => {
+      const moved = store.moveIssue(key, toProject);
+      if (!moved) throw new Error(`cannot move ${key} to ${toProject}`);
+      return moved.key;
+    },
     requests: () => recorder.list(),
     clearRequests: () => recorder.clear(),
     reset(seed?: number) {

@@ -1,7 +1,7 @@
 import { canonicalJson, hashAddress, hashOfJson } from '../util/canonical.js';
 import { TYPE } from './catalog.js';
 import type { ChangeItem, SimIssue, SimSnapshot, SimState } from './model.js';
-import { generateState } from './seed.js';
+import { generateState, moveIssueNow } from './seed.js';
 import { hasAccess, type Access } from './users.js';
 
 /** The keys of SimState, sorted: hash() assembles exactly these (anything else falls back to the slow path). */
@@ -106,6 +106,14 @@ export class SimStore {
   addIssue(issue: SimIssue): void {
     this.#state.issues.push(issue);
     this.#index(issue);
+  }
+
+  /** Move an issue to another project (its old keys keep answering); undefined if it or the project is unknown. */
+  moveIssue(idOrKey: string, toProject: string): SimIssue | undefined {
+    const issue = this.find(idOrKey);
+    if (!issue || !moveIssueNow(this.#state, issue, toProject, this.tick())) return undefined;
+    this.#index(issue);
+    return issue;
   }
 
   removeIssue(issue: SimIssue): void {

@@ -162,6 +162,7 @@ export async function resolveIssue(
       project,
       ...(issueType !== undefined ? { issueType } : {}),
       issueKeys: [...new Set([key, issue.key])],
+      ...(typeof issue.id === 'string' && /^\d+$/.test(issue.id) ? { issueId: issue.id } : {}),
     },
   };
 }

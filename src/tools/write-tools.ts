@@ -23,9 +23,17 @@ function presentChanges(changes: FieldChange[], ctx: ToolContext) {
   );
 }
 
-/** The key Jira answered with (the current one, if the issue moved), else the one the model sent. */
+/** The key Jira answered with (the current one, if the issue moved), else the one the model sent: for people. */
 function currentKey(target: { issueKeys: string[] }, fallback: string): string {
   return target.issueKeys[target.issueKeys.length - 1] ?? fallback;
+}
+
+/**
+ * What the write and its read-back address: the numeric id resolved once, before the decision. A key is a
+ * look-up handle that follows moves; the id names the one issue the policy decided on.
+ */
+function issueRef(target: { issueKeys: string[]; issueId?: string }, fallback: string): string {
+  return target.issueId ?? currentKey(target, fallback);
 }
 
 const POLICY_NOTE =
@@ -116,13 +124,14 @@ export const updateIssue = defineTool({
   async run(args, target, ctx) {
     const { write, before } = target.state as { write: FieldWrite; before: Issue };
     const key = currentKey(target, args.issue_key);
+    const ref = issueRef(target, args.issue_key);
     await ctx.call(
-      ctx.jira.editIssue(key, {
+      ctx.jira.editIssue(ref, {
         ...(Object.keys(write.fields).length > 0 ? { fields: write.fields } : {}),
         ...(Object.keys(write.update).length > 0 ? { update: write.update } : {}),
       }),
     );
-    const after = await ctx.call(ctx.jira.getIssue(key, { fields: write.touched }));
+    const after = await ctx.call(ctx.jira.getIssue(ref, { fields: write.touched }));
     const { changes, applied } = compareWrite(key, write, before, after);
     return { data: { issue_key: key, changes: presentChanges(changes, ctx) }, changes, applied };
   },
@@ -143,8 +152,9 @@ export const addComment = defineTool({
   },
   async run(args, target, ctx) {
     const key = currentKey(target, args.issue_key);
-    const comment = await ctx.call(ctx.jira.addComment(key, markdownToAdf(args.body)));
-    const present = await commentExists(ctx, key, comment.id);
+    const ref = issueRef(target, args.issue_key);
+    const comment = await ctx.call(ctx.jira.addComment(ref, markdownToAdf(args.body)));
+    const present = await commentExists(ctx, ref, comment.id);
     return {
       data: { issue_key: key, comment_id: comment.id },
       changes: [{ issue: key, field: 'comment', before: null, after: present ? { id: comment.id } : null }],
@@ -188,8 +198,7 @@ export const transitionIssue = defineTool({
       write.fields.resolution = { name: args.resolution };
     }
     const { issue, target } = await resolveIssue(ctx, args.issue_key, ['status']);
-    const key = currentKey(target, args.issue_key);
-    const available = await ctx.call(ctx.jira.getTransitions(key, { expandFields: true }));
+    const available = await ctx.call(ctx.jira.getTransitions(issueRef(target, args.issue_key), { expandFields: true }));
     const wanted = args.transition.toLowerCase();
     const transition = available.transitions.find((t) => t.id === args.transition || t.name.toLowerCase() === wanted);
     // Fields required by the transition screen but not given would make Jira refuse; fields given that are not
@@ -205,13 +214,14 @@ export const transitionIssue = defineTool({
       ]);
     }
     const key = currentKey(target, args.issue_key);
+    const ref = issueRef(target, args.issue_key);
     await ctx.call(
-      ctx.jira.transitionIssue(key, {
+      ctx.jira.transitionIssue(ref, {
         transition: { id: transitionId },
         ...(Object.keys(write.fields).length > 0 ? { fields: write.fields } : {}),
       }),
     );
-    const after = await ctx.call(ctx.jira.getIssue(key, { fields: ['status', ...write.touched] }));
+    const after = await ctx.call(ctx.jira.getIssue(ref, { fields: ['status', ...write.touched] }));
     const status = compareWrite(key, { touched: ['status'], expected: {} }, before, after);
     const fields = compareWrite(key, write, before, after);
     const changes = [...status.changes, ...fields.changes];
@@ -239,8 +249,9 @@ export const assignIssue = defineTool({
   async run(args, target, ctx) {
     const before = target.state as Issue;
     const key = currentKey(target, args.issue_key);
-    await ctx.call(ctx.jira.assignIssue(key, args.account_id));
-    const after = await ctx.call(ctx.jira.getIssue(key, { fields: ['assignee'] }));
+    const ref = issueRef(target, args.issue_key);
+    await ctx.call(ctx.jira.assignIssue(ref, args.account_id));
+    const after = await ctx.call(ctx.jira.getIssue(ref, { fields: ['assignee'] }));
     const changes: FieldChange[] = [{ issue: key, field: 'assignee', before: before.fields?.assignee ?? null, after: after.fields?.assignee ?? null }];
     // Applied means the assignee now is the one asked for (already being so counts: assigning is idempotent).
     const now = presentValue('assignee', after.fields?.assignee ?? null) as { account_id?: string | null } | null;
@@ -271,10 +282,11 @@ export const deleteIssue = defineTool({
   async run(args, target, ctx) {
     const before = target.state as Issue;
     const key = currentKey(target, args.issue_key);
-    await ctx.call(ctx.jira.deleteIssue(key, { deleteSubtasks: args.delete_subtasks }));
+    const ref = issueRef(target, args.issue_key);
+    await ctx.call(ctx.jira.deleteIssue(ref, { deleteSubtasks: args.delete_subtasks }));
     let gone = false;
     try {
-      await ctx.call(ctx.jira.getIssue(key, { fields: ['summary'] }));
+      await ctx.call(ctx.jira.getIssue(ref, { fields: ['summary'] }));
     } catch (error) {
       if (isJiraError(error) && error.code === 'JIRA_NOT_FOUND') gone = true;
       else throw error;

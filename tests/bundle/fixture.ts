@@ -58,7 +58,7 @@ export const BASE_WPC: WpcInput = {
     fields_write_allowlist: ['summary', 'labels', 'priority', 'description'],
   },
   deny: { projects: [], operations: ['issue.delete'], fields_write_denylist: ['security'], fields_read: [] },
-  budgets: { max_writes: 8, max_creates: 3 },
+  budgets: { max_writes: 10, max_creates: 3 },
   review: { max_issues_created: 1 },
 };
 
@@ -199,7 +199,7 @@ export async function buildBundle(env: Env, job = 'job-42', options: { summary?:
     lines[name] = write.seq;
   };
   w.event('server.start', { server: 'jira-write', ready: true, problems: [] });
-  const upd = w.decision('jira_update_issue', { operation: 'issue.update', project: 'ENG', issueType: 'Task', fieldsWrite: ['labels', 'summary'] }, { issue_keys: ['ENG-1'], budget: { max_writes: { used: 1, limit: 8 } } });
+  const upd = w.decision('jira_update_issue', { operation: 'issue.update', project: 'ENG', issueType: 'Task', fieldsWrite: ['labels', 'summary'] }, { issue_keys: ['ENG-1'], budget: { max_writes: { used: 1, limit: 10 } } });
   mark('updateDecision');
   w.outcome(upd.hash, 'jira_update_issue', 'issue.update', ['ENG-1'], [
     { issue: 'ENG-1', field: 'summary', before: 'Old title', after: options.summary ?? 'New title' },
@@ -239,7 +239,7 @@ export async function buildBundle(env: Env, job = 'job-42', options: { summary?:
   );
   const as = w.decision('jira_assign_issue', { operation: 'issue.assign', project: 'ENG', issueType: 'Task' }, {
     issue_keys: ['ENG-1'],
-    budget: { max_writes: { used: 7, limit: 8 } },
+    budget: { max_writes: { used: 6, limit: 10 } },
     approval: { request_id: filed.request_id, approval_id: filed.request_id },
     // The approved call is exactly the call the approval names: verify checks that they agree.
     args_hash: filed.args_hash,

@@ -71,7 +71,7 @@ describe('bundle review', () => {
   it('lists approvals used and budgets near their limit', () => {
     const review = reviewBundle(built.dir);
     expect(review.exceptions.find((e) => e.code === 'APPROVAL_USED')).toMatchObject({ severity: 'low', issues: ['ENG-1'] });
-    expect(review.exceptions.find((e) => e.code === 'BUDGET_NEAR_LIMIT')).toMatchObject({ message: 'budget max_writes is near its limit: 7 of 8' });
+    expect(review.exceptions.find((e) => e.code === 'BUDGET_NEAR_LIMIT')).toMatchObject({ message: 'budget max_writes is near its limit: 8 of 10' });
     expect(review.stats.approvals_used).toBe(1);
   });
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { hashAddress } from '../../src/util/canonical.js';
 import { World, callTool, toolNames } from './harness.js';
+import { issuePath } from './threat-helpers.js';
 
 let sim: RunningSimulator;
 beforeAll(async () => {
@@ -213,13 +214,13 @@ describe('a write Jira accepted whose read-back failed is in doubt, not just fai
     try {
       const write = await world.connect('write');
       // Hold the PUT so the read-back can be made to fail after Jira has applied the write.
-      sim.faults.add({ kind: 'latency', latencyMs: 800, match: { method: 'PUT', pathPrefix: '/rest/api/3/issue/ENG-7' }, times: 1 });
+      sim.faults.add({ kind: 'latency', latencyMs: 800, match: { method: 'PUT', pathPrefix: issuePath(sim, 'ENG-7') }, times: 1 });
       const pending = callTool(write, 'jira_update_issue', { issue_key: 'ENG-7', summary: 'applied, then unverifiable' });
       const deadline = Date.now() + 5000;
       while (!world.receipts().some((receipt) => receipt.kind === 'decision' && receipt.decision?.effect === 'allow') && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      sim.faults.add({ kind: '429', retryAfterSeconds: 0, match: { method: 'GET', pathPrefix: '/rest/api/3/issue/ENG-7' }, times: 10 });
+      sim.faults.add({ kind: '429', retryAfterSeconds: 0, match: { method: 'GET', pathPrefix: issuePath(sim, 'ENG-7') }, times: 10 });
       const result = await pending;
       sim.faults.clear();
       expect(result.isError).toBe(true);

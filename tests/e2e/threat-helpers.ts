@@ -77,11 +77,14 @@ export async function expectRefused(
   tool: string,
   args: Record<string, unknown>,
   code: string,
-  options: { bundleDir?: string; stage?: string } = {},
+  options: { bundleDir?: string; stage?: string; whileRunning?: () => Promise<void> } = {},
 ): Promise<{ result: ToolCallResult; receipt: Receipt }> {
   const before = world.sim.stateHash();
   const seq = mark(world.sim);
-  const result = await callTool(connected, tool, args);
+  // `whileRunning` acts while the call is in flight (e.g. flips the kill switch during a slow look-up).
+  const pending = callTool(connected, tool, args);
+  if (options.whileRunning) await options.whileRunning();
+  const result = await pending;
   record(result);
   expect(result.isError, `${tool} ${JSON.stringify(args)} was not refused: ${result.text}`).toBe(true);
   expect(result.structured.code, result.text).toBe(code);
@@ -136,4 +139,11 @@ export function filesUnder(dir: string, depth = 8): string[] {
 
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
+}
+
+/** The path the write tools address an issue by: its numeric id, resolved once from the key (old keys too). */
+export function issuePath(sim: RunningSimulator, key: string): string {
+  const issue = sim.snapshot().issues.find((candidate) => candidate.key === key || candidate.formerKeys.includes(key));
+  if (!issue) throw new Error(`no issue ${key} in the simulator`);
+  return `/rest/api/3/issue/${issue.id}`;
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { World, callTool, toolNames, type Connected, type ToolCallResult } from './harness.js';
-import { WRITER_WPC, expectAllowed, expectRefused, hashOf, mark, writesSince } from './threat-helpers.js';
+import { WRITER_WPC, expectAllowed, expectRefused, hashOf, issuePath, mark, writesSince } from './threat-helpers.js';
 
 const HR_ID = SIM_FIXTURES.projects.find((project) => project.key === 'HR')?.id as string;
 const [MOVED_OUT, , MOVED_IN] = SIM_FIXTURES.movedIssues; // ENG-42 → SEC-61, SEC-9 → ENG-121
@@ -194,7 +194,7 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
     await expectRefused(world, write, 'jira_update_issue', { issue_key: moved.oldKey, summary: 'the key says ENG' }, 'PROJECT_NOT_ALLOWED');
   });
 
-  it(`${MOVED_IN?.oldKey} now lives in ${MOVED_IN?.to}: allowed under its old key, and the write goes to its current key`, async () => {
+  it(`${MOVED_IN?.oldKey} now lives in ${MOVED_IN?.to}: allowed under its old key, and the write goes to the issue's id`, async () => {
     const moved = MOVED_IN as (typeof SIM_FIXTURES.movedIssues)[number];
     const got = await expectAllowed(read, 'jira_get_issue', { issue_key: moved.oldKey });
     expect(got.structured.data).toMatchObject({ key: moved.newKey, project: moved.to });
@@ -202,7 +202,7 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
     const before = sim.stateHash();
     const commented = await expectAllowed(write, 'jira_add_comment', { issue_key: moved.oldKey, body: 'Seen under its old key.' });
     expect(commented.structured.data).toMatchObject({ issue_key: moved.newKey });
-    expect(writesSince(sim, seq)).toEqual([{ method: 'POST', path: `/rest/api/3/issue/${moved.newKey}/comment` }]);
+    expect(writesSince(sim, seq)).toEqual([{ method: 'POST', path: `${issuePath(sim, moved.newKey)}/comment` }]);
     expect(sim.stateHash()).not.toBe(before);
   });
 

@@ -10,7 +10,7 @@ import { verifyReceiptChain } from '../../src/receipts/chain.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, type Connected } from './harness.js';
-import { WRITER_WPC, bundleOf, expectAllowed, expectRefused, hashOf, mark, waitFor, writesSince } from './threat-helpers.js';
+import { WRITER_WPC, bundleOf, expectAllowed, expectRefused, hashOf, issuePath, mark, waitFor, writesSince } from './threat-helpers.js';
 
 let sim: RunningSimulator;
 beforeAll(async () => {
@@ -59,7 +59,7 @@ describe('threat: silent no-op writes (Jira answers success but does not apply)'
   it('an edit Jira acknowledges but does not apply is reported as failed, before == after in the receipt', async () => {
     const key = SIM_FIXTURES.issues.done;
     const was = summaryOf(key);
-    const outcome = await expectNotApplied('jira_update_issue', { issue_key: key, summary: 'never applied' }, 'PUT', `/rest/api/3/issue/${key}`);
+    const outcome = await expectNotApplied('jira_update_issue', { issue_key: key, summary: 'never applied' }, 'PUT', issuePath(sim, key));
     expect(outcome.changes).toEqual([{ issue: key, field: 'summary', before: was, after: was }]);
     // Positive control: without the fault the same call takes, and the receipt shows the change.
     const ok = await expectAllowed(write, 'jira_update_issue', { issue_key: key, summary: 'applied this time' });
@@ -71,7 +71,7 @@ describe('threat: silent no-op writes (Jira answers success but does not apply)'
 
   it('a comment Jira acknowledges but does not store is reported as failed', async () => {
     const key = SIM_FIXTURES.issues.todo;
-    const outcome = await expectNotApplied('jira_add_comment', { issue_key: key, body: 'lost comment' }, 'POST', `/rest/api/3/issue/${key}/comment`);
+    const outcome = await expectNotApplied('jira_add_comment', { issue_key: key, body: 'lost comment' }, 'POST', `${issuePath(sim, key)}/comment`);
     expect(outcome.changes).toEqual([{ issue: key, field: 'comment', before: null, after: null }]);
   });
 
@@ -81,7 +81,7 @@ describe('threat: silent no-op writes (Jira answers success but does not apply)'
       'jira_transition_issue',
       { issue_key: key, transition: SIM_FIXTURES.transitions.start },
       'POST',
-      `/rest/api/3/issue/${key}/transitions`,
+      `${issuePath(sim, key)}/transitions`,
     );
     const status = outcome.changes?.find((change) => change.field === 'status');
     expect(status?.before).toEqual(status?.after);
@@ -100,12 +100,12 @@ describe('threat: crash mid-write (server killed while Jira holds the write)', (
     const key = 'ENG-16';
     const crash = await world.connect('write');
     expect(crash.pid).toEqual(expect.any(Number));
-    sim.faults.add({ kind: 'latency', latencyMs: 2000, match: { method: 'PUT', pathPrefix: `/rest/api/3/issue/${key}` } });
+    sim.faults.add({ kind: 'latency', latencyMs: 2000, match: { method: 'PUT', pathPrefix: issuePath(sim, key) } });
     const seq = mark(sim);
     const pending = callTool(crash, 'jira_update_issue', { issue_key: key, summary: 'written while the server died' }).catch((error: unknown) => error);
     // Kill the server while the edit is in flight at Jira (sent, not answered).
     const inFlight = await waitFor('the edit to reach Jira', () =>
-      sim.requests().find((request) => request.seq > seq && request.method === 'PUT' && request.path === `/rest/api/3/issue/${key}` && request.status === null),
+      sim.requests().find((request) => request.seq > seq && request.method === 'PUT' && request.path === issuePath(sim, key) && request.status === null),
     );
     process.kill(crash.pid as number, 'SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
@@ -201,7 +201,7 @@ describe('kill switch: `claw-jira writes disable` on a running write server', ()
     await world.cliOk(['writes', 'enable']);
     const seq = mark(sim);
     await expectAllowed(write, 'jira_update_issue', { issue_key: key, summary: 'after the kill switch' });
-    expect(writesSince(sim, seq)).toEqual([{ method: 'PUT', path: `/rest/api/3/issue/${key}` }]);
+    expect(writesSince(sim, seq)).toEqual([{ method: 'PUT', path: issuePath(sim, key) }]);
     expect(summaryOf(key)).toBe('after the kill switch');
   });
 });
