@@ -22,8 +22,7 @@ import { decide, deniesOperation, effectiveOperations, effectiveProjects, type D
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { KillSwitch } from './kill-switch.js';
-import { StateJournal, journalFileOf } from '../state/journal.js';
-import { journalRevocationAnchor } from '../state/revocation-anchor.js';
+import type { StateJournal } from '../state/journal.js';
 import { checkTargetUnchanged, elicitationText } from './write-path.js';
 import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
