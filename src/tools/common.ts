@@ -158,18 +158,22 @@ function presentField(field: string, value: unknown, ctx: ToolContext): unknown 
   return presentValue(field, value, ISSUE_REFERENCE_FIELDS.has(field) || ctx.fields.referencesIssues(field));
 }
 
-/** Keep only the fields the read policy lets the model see; report what was withheld. */
-export function presentIssue(issue: Issue, ctx: ToolContext): IssueOutput {
+/**
+ * Keep only the fields the read policy lets the model see. `withheld_fields` names the hidden ones among
+ * `expected` (the tool's defaults) and what Jira sent: a fact about the policy, the same for every issue,
+ * never whether this issue has a value there.
+ */
+export function presentIssue(issue: Issue, ctx: ToolContext, expected: readonly string[] = []): IssueOutput {
   const fields: Record<string, unknown> = {};
-  const withheld: string[] = [];
+  const withheld = new Set(expected.filter((field) => !isFieldReadable(field, ctx.wpc)));
   for (const [field, value] of Object.entries(issue.fields ?? {})) {
     if (!isFieldReadable(field, ctx.wpc)) {
-      withheld.push(field);
+      withheld.add(field);
       continue;
     }
     fields[field] = presentField(field, value, ctx);
   }
-  return { key: issue.key, id: issue.id, project: projectOf(issue) ?? null, fields, withheld_fields: withheld.sort() };
+  return { key: issue.key, id: issue.id, project: projectOf(issue) ?? null, fields, withheld_fields: [...withheld].sort() };
 }
 
 /**

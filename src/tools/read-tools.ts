@@ -3,7 +3,8 @@ import { effectiveIssueTypes, isFieldReadable, isFieldWritable } from '../gate/d
 import { GateDenied } from '../gate/denial.js';
 import { confineJql, jqlFieldReferences, type ConfinedJql } from '../gate/jql.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
-import type { Comment, Issue } from '../jira/types.js';
+import type { JiraResponse } from '../jira/transport.js';
+import type { Issue } from '../jira/types.js';
 import {
   FieldIdSchema,
   IssueKeySchema,
@@ -167,12 +168,14 @@ export const getIssue = defineTool({
     // reference other issues.
     const asked = args.fields ? await resolveFieldIds(args.fields, ctx) : undefined;
     await ctx.fields.load(ctx);
-    const { issue, target } = await resolveIssue(ctx, args.issue_key, asked ?? DEFAULT_ISSUE_FIELDS);
+    // Hidden defaults are not even fetched: whether an issue has a value there (a parent, say) is not told.
+    const fields = asked ?? DEFAULT_ISSUE_FIELDS.filter((field) => isFieldReadable(field, ctx.wpc));
+    const { issue, target } = await resolveIssue(ctx, args.issue_key, fields);
     return { ...target, ...(asked ? { fieldsRead: asked } : {}), state: issue };
   },
   async run(_args, target, ctx) {
     const issue = target.state as Issue;
-    return { data: presentIssue(issue, ctx) };
+    return { data: presentIssue(issue, ctx, DEFAULT_ISSUE_FIELDS) };
   },
 });
 
@@ -196,9 +199,8 @@ export const getComments = defineTool({
   },
   async run(args, target, ctx) {
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
-    // Paged over the comments the model may see, not over Jira's: Jira's total and offsets count restricted
-    // comments too, and would tell how many there are and where.
-    const visible = presentComments(await readAllComments(key, ctx), ctx);
+    // Paged over the comments the model may see (see readAll).
+    const visible = presentComments(await readAll(ctx.jira.commentsAll(key, { pageSize: 100 }), (page) => page.comments, ctx), ctx);
     return {
       data: {
         issue_key: key,
@@ -210,14 +212,17 @@ export const getComments = defineTool({
   },
 });
 
-/** Every comment of an issue, a Jira page at a time (bounded by the client's page limit), each exchange recorded. */
-async function readAllComments(key: string, ctx: ToolContext): Promise<Comment[]> {
-  const comments: Comment[] = [];
-  const pages = ctx.jira.commentsAll(key, { pageSize: 100 });
+/**
+ * Every item of a paged Jira list, a page at a time (bounded by the client's page limit), each exchange
+ * recorded. The read tools page over what the policy lets through, not over Jira's offsets: those count the
+ * withheld items too, and would tell how many there are and where.
+ */
+async function readAll<P, T>(pages: AsyncGenerator<JiraResponse<P>, void, undefined>, items: (page: P) => readonly T[], ctx: ToolContext): Promise<T[]> {
+  const all: T[] = [];
   for (;;) {
     const next = await pages.next().catch((error: unknown) => ctx.call<never>(Promise.reject(error)));
-    if (next.done) return comments;
-    comments.push(...(await ctx.call(Promise.resolve(next.value))).comments);
+    if (next.done) return all;
+    all.push(...items(await ctx.call(Promise.resolve(next.value))));
   }
 }
 
@@ -248,33 +253,31 @@ export const getChangelog = defineTool({
         ),
       }),
     ),
-    withheld_items: z.number().int(),
   }),
   async resolve(args, ctx) {
     return (await resolveIssue(ctx, args.issue_key)).target;
   },
   async run(args, target, ctx) {
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
-    const page = await ctx.call(ctx.jira.getChangelog(key, { startAt: args.start_at, maxResults: args.max_results }));
-    let withheld = 0;
-    const histories = page.values.map((history) => ({
-      id: history.id,
-      author: simplifyUser(history.author),
-      created: history.created ?? null,
-      items: history.items
-        .filter((item) => {
-          const readable = isFieldReadable(item.fieldId ?? item.field, ctx.wpc) && isFieldReadable(item.field, ctx.wpc);
-          if (!readable) withheld++;
-          return readable;
-        })
-        .map((item) => ({
-          field: item.field,
-          from: stringOrNull(item.fromString),
-          to: stringOrNull((item as { toString?: unknown }).toString),
-        })),
-    }));
-    const isLast = page.isLast ?? (page.total !== undefined ? page.startAt + page.values.length >= page.total : true);
-    return { data: { issue_key: key, start_at: page.startAt, is_last: isLast, histories, withheld_items: withheld } };
+    // A change to a hidden field is left out without a trace: no count, and no entry (author, time) whose
+    // every item was hidden. Paged over what remains (see readAll).
+    const all = await readAll(ctx.jira.changelogAll(key, { pageSize: 100 }), (page) => page.values, ctx);
+    const histories = all
+      .map((history) => ({
+        id: history.id,
+        author: simplifyUser(history.author),
+        created: history.created ?? null,
+        items: history.items
+          .filter((item) => isFieldReadable(item.fieldId ?? item.field, ctx.wpc) && isFieldReadable(item.field, ctx.wpc))
+          .map((item) => ({
+            field: item.field,
+            from: stringOrNull(item.fromString),
+            to: stringOrNull((item as { toString?: unknown }).toString),
+          })),
+      }))
+      .filter((history) => history.items.length > 0);
+    const page = histories.slice(args.start_at, args.start_at + args.max_results);
+    return { data: { issue_key: key, start_at: args.start_at, is_last: args.start_at + args.max_results >= histories.length, histories: page } };
   },
 });
 

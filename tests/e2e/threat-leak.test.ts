@@ -240,6 +240,31 @@ describe('threat: restricted comments and issue references', () => {
     }
   });
 
+  it('a change to a hidden field leaves no trace in the changelog: no item, no empty entry, no count', async () => {
+    expect((await jiraAsUser('PUT', '/rest/api/3/issue/ENG-7', { fields: { priority: { name: 'Highest' } } })).status).toBe(204);
+    expect((await jiraAsUser('PUT', '/rest/api/3/issue/ENG-7', { fields: { labels: ['leak-probe'] } })).status).toBe(204);
+    const raw = ((await jiraAsUser('GET', '/rest/api/3/issue/ENG-7/changelog?maxResults=100')).body as { values: Array<{ items: Array<{ field: string }> }> }).values;
+    const visible = raw.filter((history) => history.items.some((item) => item.field !== 'priority'));
+    expect(visible.length).toBeLessThan(raw.length);
+    const world = await World.create({ wpc: { ...COMMENT_WPC, deny: { ...COMMENT_WPC.deny, fields_read: ['priority'] } }, sim, job: 'leak-history' });
+    try {
+      const read = await world.connect('read');
+      const result = await callTool(read, 'jira_get_changelog', { issue_key: 'ENG-7', max_results: 100 });
+      expect(result.isError, result.text).toBe(false);
+      const data = result.structured.data as { histories: Array<{ items: Array<{ field: string }> }> };
+      expect(data.histories.length).toBe(visible.length);
+      expect(data.histories.every((history) => history.items.length > 0 && history.items.every((item) => item.field !== 'priority'))).toBe(true);
+      expect(JSON.stringify(data.histories)).toContain('leak-probe');
+      expect(data).not.toHaveProperty('withheld_items');
+      // The issue's hidden default field is named as hidden by the policy, never fetched.
+      const issue = await callTool(read, 'jira_get_issue', { issue_key: 'ENG-7' });
+      expect((issue.structured.data as { withheld_fields: string[]; fields: object }).withheld_fields).toEqual(['priority']);
+      expect(Object.keys((issue.structured.data as { fields: object }).fields)).not.toContain('priority');
+    } finally {
+      await world.close();
+    }
+  });
+
   it('an issue-reference custom field (Parent Link to a hidden project) is reduced to the key', async () => {
     const world = await World.create({ wpc: COMMENT_WPC, sim, job: 'leak-links' });
     try {
