@@ -77,7 +77,8 @@ export const searchIssues = defineTool({
           [{ code: 'JQL_FIELD_UNKNOWN', rule: 'jql' }],
         );
       }
-      queried.push(...ids);
+      // Every hit shows its key, so `key = …` or `ORDER BY key` observes nothing the result does not.
+      queried.push(...ids.filter((id) => id !== 'issuekey'));
       if (ids.includes('issuetype')) namedTypes.push(...reference.values);
     }
     const asked = args.fields

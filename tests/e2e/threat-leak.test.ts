@@ -5,16 +5,16 @@
  * over stdio and the simulator: it is refused with its code and a denial receipt, Jira never sees the search,
  * and `bundle seal` + `bundle verify` re-derive every decision from the recorded request.
  */
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clawHome } from '../../src/config/home.js';
 import { loadSigningKey } from '../../src/keys/store.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import type { Receipt } from '../../src/receipts/types.js';
-import { SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, type Connected } from './harness.js';
-import { hashOf, mark } from './threat-helpers.js';
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { hashOf, jiraAsUser as jiraAsUserOf, mark } from './threat-helpers.js';
 
 let sim: RunningSimulator;
 beforeAll(async () => {
@@ -22,17 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => sim?.close());
 
-/** Set up Jira data as a Jira user would, outside the gate. */
-async function jiraAsUser(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const auth = Buffer.from(`${SIM_USERS.agent.email}:${SIM_USERS.agent.apiToken}`).toString('base64');
-  const response = await fetch(`${sim.url}${path}`, {
-    method,
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json', accept: 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
-}
+const jiraAsUser = (method: string, path: string, body?: unknown) => jiraAsUserOf(sim, method, path, body);
 
 function searchesSince(seq: number): string[] {
   return sim
