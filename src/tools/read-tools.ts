@@ -67,6 +67,9 @@ export const searchIssues = defineTool({
     // joins the fields the decision checks; an unreadable or unknown one is refused with a receipt, never sent.
     const queried: string[] = [];
     const namedTypes: string[] = [];
+    const types = effectiveIssueTypes(ctx.wpc, ctx.scope);
+    // Loaded up front: presenting hits asks it which custom fields reference issues.
+    await ctx.fields.load(ctx);
     for (const reference of jqlFieldReferences(args.jql)) {
       const ids = await ctx.fields.resolveClause(reference.name, ctx);
       if (ids === undefined) {
@@ -79,12 +82,13 @@ export const searchIssues = defineTool({
       }
       // Every hit shows its key, so `key = …` or `ORDER BY key` observes nothing the result does not.
       queried.push(...ids.filter((id) => id !== 'issuekey'));
-      if (ids.includes('issuetype')) namedTypes.push(...reference.values);
+      // Jira compares type names case-insensitively: `bug` is Bug. Any other name (or an id) stays as written
+      // and the decision refuses it.
+      if (ids.includes('issuetype')) namedTypes.push(...reference.values.map((value) => types?.find((type) => type.toLowerCase() === value.toLowerCase()) ?? value));
     }
     const asked = args.fields
       ? await resolveFieldIds(args.fields, ctx)
       : DEFAULT_SEARCH_FIELDS.filter((field) => isFieldReadable(field, ctx.wpc));
-    const types = effectiveIssueTypes(ctx.wpc, ctx.scope);
     // No readable project or type: decide() refuses the call, so nothing is confined and nothing is sent.
     const confined = ctx.projects.length > 0 && types?.length !== 0 ? confineJql(args.jql, ctx.projects, types) : undefined;
     const state: SearchState = { confined, asked, types };
