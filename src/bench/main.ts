@@ -1,6 +1,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { Secret } from '../jira/secret.js';
 import { startSimulator, SIM_USERS } from '../sim/index.js';
+import { benchAdf } from './adf.js';
 import { benchBundleVerify } from './bundle.js';
 import { benchClientOverhead } from './client.js';
 import { benchConcurrency } from './concurrency.js';
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
       await sim.close();
     }
   }
+  if (wants('adf')) print('ADF to Markdown on hostile whitespace', benchAdf());
   if (wants('bundle')) print('proof bundle verify (synthetic 100k receipts)', await benchBundleVerify());
 }
 

@@ -18,8 +18,16 @@ export interface DecisionRequest {
   issueType?: string;
   /** Field ids the call writes, through any path (fields, update operations, transition screens). */
   fieldsWrite?: string[];
-  /** Field ids the call asks to read. */
+  /** Field ids the call asks to read, and for a search every field its JQL names (clauses and ORDER BY). */
   fieldsRead?: string[];
+  /** For a search: the projects its JQL was confined to. Each must be readable; none at all is a denial. */
+  projects?: string[];
+  /** For a search: the issue types its JQL names (`issuetype = Bug`); each must be allowed when types are constrained. */
+  issueTypes?: string[];
+  /** For a create with a parent: the parent's project, resolved from Jira. It must be one the call may touch. */
+  parentProject?: string;
+  /** For a search: the confined JQL sent to Jira. Not an input to the decision: recorded so an auditor sees what was asked. */
+  jql?: string;
 }
 
 export type Effect = 'allow' | 'deny';
@@ -87,16 +95,19 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
     if (project === undefined) {
       denies.push({ code: 'PROJECT_UNKNOWN', rule: 'allow.projects' });
     } else {
-      if (wpc.deny.projects.includes(project)) denies.push({ code: 'PROJECT_DENIED', rule: `deny.projects[${project}]` });
-      if (wpc.allow.projects.includes(project)) {
-        permits.push({ code: 'PROJECT_ALLOWED', rule: `allow.projects[${project}]` });
-      } else {
-        denies.push({ code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects' });
-      }
-      if (scope && !scope.projects.includes(project)) {
-        denies.push({ code: 'SCOPE_PROJECT_NOT_GRANTED', rule: 'cst.scope.projects' });
-      }
+      checkProject(project, wpc, scope, denies, permits);
     }
+  }
+  // A search's projects: the set its JQL is confined to. An empty set would mean an unconfined query.
+  if (request.projects !== undefined) {
+    if (request.projects.length === 0) denies.push({ code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects' });
+    for (const project of unique(request.projects)) checkProject(project, wpc, scope, denies, permits);
+  }
+  // The parent of a created issue is touched too: it must be in a project the call may touch.
+  const parent = request.parentProject;
+  if (parent !== undefined) {
+    if (effectiveProjects(wpc, scope).includes(parent)) permits.push({ code: 'PROJECT_ALLOWED', rule: `allow.projects[${parent}](parent)` });
+    else denies.push({ code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects(parent)' });
   }
 
   // Issue type: only constrained when the policy or the token names issue types.
@@ -106,30 +117,18 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
     if (type === undefined) {
       if (isProjectScoped(op, request)) denies.push({ code: 'ISSUE_TYPE_UNKNOWN', rule: 'allow.issue_types' });
     } else {
-      if (typeRules !== undefined) {
-        if (typeRules.includes(type)) permits.push({ code: 'ISSUE_TYPE_ALLOWED', rule: `allow.issue_types[${type}]` });
-        else denies.push({ code: 'ISSUE_TYPE_NOT_ALLOWED', rule: 'allow.issue_types' });
-      }
-      if (scope?.issue_types !== undefined && !scope.issue_types.includes(type)) {
-        denies.push({ code: 'SCOPE_ISSUE_TYPE_NOT_GRANTED', rule: 'cst.scope.issue_types' });
-      }
+      checkIssueType(type, '', wpc, scope, denies, permits);
     }
+    // A search is confined to the visible types; naming a hidden one (even to exclude it) is refused, and
+    // with no visible type at all there is nothing to search.
+    if (request.projects !== undefined && effectiveIssueTypes(wpc, scope)?.length === 0) {
+      denies.push({ code: 'ISSUE_TYPE_NOT_ALLOWED', rule: 'allow.issue_types' });
+    }
+    for (const named of unique(request.issueTypes)) checkIssueType(named, `(${named})`, wpc, scope, denies, permits);
   }
 
   // Fields written, each on its own: one bad field denies the whole call.
-  for (const field of unique(request.fieldsWrite)) {
-    if (wpc.deny.fields_write_denylist.includes(field)) {
-      denies.push({ code: 'FIELD_WRITE_DENIED', rule: `deny.fields_write_denylist[${field}]` });
-    }
-    if (wpc.allow.fields_write_allowlist.includes(field)) {
-      permits.push({ code: 'FIELD_WRITE_ALLOWED', rule: `allow.fields_write_allowlist[${field}]` });
-    } else {
-      denies.push({ code: 'FIELD_WRITE_NOT_ALLOWED', rule: `allow.fields_write_allowlist(${field})` });
-    }
-    if (scope?.fields_write !== undefined && !scope.fields_write.includes(field)) {
-      denies.push({ code: 'SCOPE_FIELD_NOT_GRANTED', rule: `cst.scope.fields_write(${field})` });
-    }
-  }
+  for (const field of unique(request.fieldsWrite)) checkFieldWrite(field, wpc, scope, denies, permits);
 
   // Fields read: absent allow.fields_read means every field but the read denylist.
   for (const field of unique(request.fieldsRead)) {
@@ -148,6 +147,63 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
   return { effect: 'allow', reasons: sortReasons(permits) };
 }
 
+/** One project, checked against the WPC and the token. */
+function checkProject(project: string, wpc: Wpc, scope: Scope | undefined, denies: Reason[], permits: Reason[]): void {
+  if (wpc.deny.projects.includes(project)) denies.push({ code: 'PROJECT_DENIED', rule: `deny.projects[${project}]` });
+  if (wpc.allow.projects.includes(project)) {
+    permits.push({ code: 'PROJECT_ALLOWED', rule: `allow.projects[${project}]` });
+  } else {
+    denies.push({ code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects' });
+  }
+  if (scope && !scope.projects.includes(project)) {
+    denies.push({ code: 'SCOPE_PROJECT_NOT_GRANTED', rule: 'cst.scope.projects' });
+  }
+}
+
+/** One issue type, when the WPC or the token constrains types. `role` names a type a search's JQL names. */
+function checkIssueType(type: string, role: string, wpc: Wpc, scope: Scope | undefined, denies: Reason[], permits: Reason[]): void {
+  const typeRules = wpc.allow.issue_types;
+  if (typeRules !== undefined) {
+    if (typeRules.includes(type)) permits.push({ code: 'ISSUE_TYPE_ALLOWED', rule: `allow.issue_types[${type}]` });
+    else denies.push({ code: 'ISSUE_TYPE_NOT_ALLOWED', rule: `allow.issue_types${role}` });
+  }
+  if (scope?.issue_types !== undefined && !scope.issue_types.includes(type)) {
+    denies.push({ code: 'SCOPE_ISSUE_TYPE_NOT_GRANTED', rule: `cst.scope.issue_types${role}` });
+  }
+}
+
+function checkFieldWrite(field: string, wpc: Wpc, scope: Scope | undefined, denies: Reason[], permits: Reason[]): void {
+  if (wpc.deny.fields_write_denylist.includes(field)) {
+    denies.push({ code: 'FIELD_WRITE_DENIED', rule: `deny.fields_write_denylist[${field}]` });
+  }
+  if (wpc.allow.fields_write_allowlist.includes(field)) {
+    permits.push({ code: 'FIELD_WRITE_ALLOWED', rule: `allow.fields_write_allowlist[${field}]` });
+  } else {
+    denies.push({ code: 'FIELD_WRITE_NOT_ALLOWED', rule: `allow.fields_write_allowlist(${field})` });
+  }
+  if (scope?.fields_write !== undefined && !scope.fields_write.includes(field)) {
+    denies.push({ code: 'SCOPE_FIELD_NOT_GRANTED', rule: `cst.scope.fields_write(${field})` });
+  }
+}
+
+/** Whether the WPC and the token let a call write a field: the same rules decide() applies, as one answer. */
+export function isFieldWritable(field: string, wpc: Wpc, scope?: Scope): boolean {
+  const denies: Reason[] = [];
+  checkFieldWrite(field, wpc, scope, denies, []);
+  return denies.length === 0;
+}
+
+/**
+ * Issue types a call may see: the WPC's list intersected with the token's; undefined when neither names any.
+ * A search is confined to these in its JQL and its results are filtered by them.
+ */
+export function effectiveIssueTypes(wpc: Wpc, scope?: Scope): string[] | undefined {
+  const fromWpc = wpc.allow.issue_types;
+  const fromToken = scope?.issue_types;
+  if (fromWpc === undefined) return fromToken === undefined ? undefined : [...fromToken].sort();
+  return fromWpc.filter((type) => fromToken === undefined || fromToken.includes(type)).sort();
+}
+
 const OPERATION_CODES: readonly ReasonCode[] = ['OPERATION_DENIED', 'OPERATION_NOT_ALLOWED', 'SCOPE_OPERATION_NOT_GRANTED'];
 
 /** True when a decision refuses the operation itself, whatever the target: no need to ask Jira anything. */
@@ -159,6 +215,14 @@ export function deniesOperation(decision: Decision): boolean {
 export function isFieldReadable(field: string, wpc: Wpc): boolean {
   if (wpc.deny.fields_read.includes(field)) return false;
   return wpc.allow.fields_read === undefined || wpc.allow.fields_read.includes(field);
+}
+
+/**
+ * Whether comments with a Jira `visibility` restriction (a role or a group) may reach the model. Off unless the
+ * WPC says `allow.restricted_comments: true`: Jira restricted them for a reason the agent's audience may not share.
+ */
+export function showsRestrictedComments(wpc: Wpc): boolean {
+  return wpc.allow.restricted_comments === true;
 }
 
 /**

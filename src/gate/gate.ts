@@ -298,6 +298,7 @@ export class Gate {
         ...(target.issueType !== undefined ? { issueType: target.issueType } : {}),
         ...(target.fieldsWrite !== undefined ? { fieldsWrite: [...new Set(target.fieldsWrite)].sort() } : {}),
         ...(target.fieldsRead !== undefined ? { fieldsRead: [...new Set(target.fieldsRead)].sort() } : {}),
+        ...searchDimensions(target),
       };
       base.request = request;
       const decision = decide(request, wpc.policy, scope);
@@ -744,6 +745,16 @@ function policyDenial(reasons: GateReason[]): GateDenied {
   const first = reasons[0] ?? { code: 'DENIED', rule: 'policy' };
   const more = reasons.length > 1 ? ` (and ${reasons.length - 1} more rule${reasons.length > 2 ? 's' : ''})` : '';
   return new GateDenied(first.code, 'policy', `refused by the policy in force: ${first.code} at ${first.rule}${more}`, reasons);
+}
+
+/** A search's and a create's further dimensions (decide.ts documents each), sorted so receipts do not depend on order. */
+function searchDimensions(target: Target): Partial<DecisionRequest> {
+  return {
+    ...(target.projects !== undefined ? { projects: [...new Set(target.projects)].sort() } : {}),
+    ...(target.issueTypes !== undefined ? { issueTypes: [...new Set(target.issueTypes)].sort() } : {}),
+    ...(target.parentProject !== undefined ? { parentProject: target.parentProject } : {}),
+    ...(target.jql !== undefined ? { jql: target.jql } : {}),
+  };
 }
 
 /** Target resolution failed: the call is refused before any decision, with Jira's own reason. */

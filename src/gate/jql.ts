@@ -1,3 +1,6 @@
+import type { Expr, Operand } from '../jql/ast.js';
+import { JqlError } from '../jql/errors.js';
+import { parseJql } from '../jql/parser.js';
 import { GateDenied } from './denial.js';
 
 /**
@@ -18,20 +21,73 @@ export interface ConfinedJql {
   orderBy: string | undefined;
 }
 
-export function confineJql(userJql: string, projects: readonly string[]): ConfinedJql {
-  if (projects.length === 0) {
-    throw new GateDenied('PROJECT_NOT_ALLOWED', 'policy', 'no project is readable under the policy and token in force', [
-      { code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects' },
-    ]);
-  }
+/**
+ * `issueTypes`, when the policy or token names issue types, confines the search to them in Jira as well: a
+ * hidden type's issues are never matched, so no count or ordering of them can reach the model. Whether the
+ * project list may be empty is the policy's question (decide() refuses a search with no readable project); an
+ * empty list here is a programming error, and refusing keeps the JQL from going out unconfined.
+ */
+export function confineJql(userJql: string, projects: readonly string[], issueTypes?: readonly string[]): ConfinedJql {
+  if (projects.length === 0 || issueTypes?.length === 0) throw new Error('confineJql needs at least one project (and type)');
+  checkText(userJql);
+  const { where, orderBy } = splitOrderBy(userJql);
+  const list = projects.map((key) => `"${key}"`).join(', ');
+  const types = issueTypes ? ` AND issuetype in (${issueTypes.map(quote).join(', ')})` : '';
+  const scope = `project in (${list})${types}`;
+  const confined = where.trim() === '' ? scope : `(${where.trim()}) AND ${scope}`;
+  return { jql: orderBy ? `${confined} ORDER BY ${orderBy}` : confined, where: where.trim(), orderBy };
+}
+
+function checkText(userJql: string): void {
   if (userJql.length > MAX_JQL) throw invalid(`JQL longer than ${MAX_JQL} characters`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(userJql)) throw invalid('JQL contains control characters');
-  const { where, orderBy } = splitOrderBy(userJql);
-  const list = projects.map((key) => `"${key}"`).join(', ');
-  const scope = `project in (${list})`;
-  const confined = where.trim() === '' ? scope : `(${where.trim()}) AND ${scope}`;
-  return { jql: orderBy ? `${confined} ORDER BY ${orderBy}` : confined, where: where.trim(), orderBy };
+}
+
+/** A JQL string literal: issue type names come from the policy, but may hold quotes or backslashes. */
+function quote(value: string): string {
+  return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+}
+
+/** A field a search names, as written (`priority`, `cf[10033]`, `"Security classification"`), and the literal values it is compared with. */
+export interface JqlFieldReference {
+  name: string;
+  /** Literal operands (not functions, not EMPTY): for `issuetype` these are the issue types the search names. */
+  values: string[];
+}
+
+/**
+ * Every field the JQL names, in any clause (under AND, OR, NOT, at any depth) and in ORDER BY. A search that
+ * compares or sorts by a field observes it as surely as reading it, so the policy must see these names. The
+ * query is read with the same parser the simulator uses; what it cannot read is refused, never guessed at.
+ */
+export function jqlFieldReferences(userJql: string): JqlFieldReference[] {
+  checkText(userJql);
+  let query;
+  try {
+    query = parseJql(userJql);
+  } catch (error) {
+    if (error instanceof JqlError) throw invalid(error.messages.join(' ').replace(/^Error in the JQL Query: /, '').slice(0, 300));
+    throw error;
+  }
+  const references: JqlFieldReference[] = [];
+  const walk = (expr: Expr): void => {
+    if (expr.kind === 'clause') references.push({ name: expr.field.name, values: literals(expr.operand) });
+    else if (expr.kind === 'not') walk(expr.expr);
+    else {
+      walk(expr.left);
+      walk(expr.right);
+    }
+  };
+  if (query.where) walk(query.where);
+  for (const key of query.orderBy) references.push({ name: key.field.name, values: [] });
+  return references;
+}
+
+function literals(operand: Operand): string[] {
+  if (operand.kind === 'value') return [operand.value];
+  if (operand.kind === 'list') return operand.items.flatMap(literals);
+  return [];
 }
 
 function invalid(message: string): GateDenied {

@@ -35,6 +35,12 @@ export interface Target {
   issueType?: string;
   fieldsWrite?: string[];
   fieldsRead?: string[];
+  /** For a search: the projects its JQL is confined to, the issue types it names, and the confined JQL itself. */
+  projects?: string[];
+  issueTypes?: string[];
+  jql?: string;
+  /** For a create under a parent: the parent's project, from Jira. */
+  parentProject?: string;
   /** The keys the call names and the keys Jira resolved them to. */
   issueKeys: string[];
   /** The numeric id of the one issue the call writes, resolved once: later reads and the write use it, not a key. */

@@ -116,7 +116,9 @@ export const FieldSchema = z.looseObject({
   key: z.string().optional(),
   name: z.string(),
   custom: z.boolean().optional(),
-  schema: z.looseObject({ type: z.string() }).optional(),
+  /** The names JQL accepts for the field (`cf[10033]`, its display name, `type` for issuetype). */
+  clauseNames: z.array(z.string()).optional(),
+  schema: z.looseObject({ type: z.string(), items: z.string().optional(), custom: z.string().optional() }).optional(),
 });
 export const FieldsSchema = z.array(FieldSchema);
 

@@ -211,7 +211,8 @@ export const PROJECTS: readonly ProjectDef[] = [
   },
 ];
 
-export type CustomKind = 'number' | 'textarea' | 'select' | 'text';
+/** `issue`: a reference to another issue, like Advanced Roadmaps' Parent Link. */
+export type CustomKind = 'number' | 'textarea' | 'select' | 'text' | 'issue';
 
 export interface CustomFieldDef {
   readonly id: string;
@@ -226,6 +227,7 @@ const CUSTOM_TYPE_KEY: Record<CustomKind, string> = {
   textarea: 'com.atlassian.jira.plugin.system.customfieldtypes:textarea',
   select: 'com.atlassian.jira.plugin.system.customfieldtypes:select',
   text: 'com.atlassian.jira.plugin.system.customfieldtypes:textfield',
+  issue: 'com.atlassian.jpo:jpo-custom-field-parent',
 };
 
 export const CUSTOM_FIELDS: readonly CustomFieldDef[] = [
@@ -256,6 +258,7 @@ export const CUSTOM_FIELDS: readonly CustomFieldDef[] = [
     ],
   },
   { id: 'customfield_10034', numericId: 10034, name: 'Customer reference', kind: 'text' },
+  { id: 'customfield_10035', numericId: 10035, name: 'Parent Link', kind: 'issue' },
 ];
 
 export const CF = {
@@ -265,6 +268,7 @@ export const CF = {
   environment: 'customfield_10032',
   classification: 'customfield_10033',
   customerRef: 'customfield_10034',
+  parentLink: 'customfield_10035',
 } as const;
 
 /** JsonTypeBean of a field, as `GET /field` and `expand=schema` report it. */
@@ -343,7 +347,8 @@ export const FIELDS: readonly FieldDef[] = [
       searchable: true,
       clauseNames: [`cf[${cf.numericId}]`, cf.name],
       schema: {
-        type: cf.kind === 'number' ? 'number' : cf.kind === 'select' ? 'option' : 'string',
+        // Jira reports a Parent Link as `any`: only its custom type key says it holds an issue.
+        type: cf.kind === 'number' ? 'number' : cf.kind === 'select' ? 'option' : cf.kind === 'issue' ? 'any' : 'string',
         custom: CUSTOM_TYPE_KEY[cf.kind],
         customId: cf.numericId,
       },
@@ -382,7 +387,9 @@ export function createScreen(project: ProjectDef, typeId: string): readonly Scre
   if (typeId === TYPE.subtask) fields.push({ fieldId: 'parent', required: true });
   else if (typeId !== TYPE.epic) fields.push({ fieldId: 'parent', required: false });
   if (project.typeKey === 'software') {
-    if (typeId === TYPE.story) fields.push({ fieldId: CF.storyPoints, required: false }, { fieldId: CF.acceptance, required: false });
+    if (typeId === TYPE.story) {
+      fields.push({ fieldId: CF.storyPoints, required: false }, { fieldId: CF.acceptance, required: false }, { fieldId: CF.parentLink, required: false });
+    }
     if (typeId === TYPE.task) fields.push({ fieldId: CF.storyPoints, required: false });
     if (typeId === TYPE.bug) {
       fields.push({ fieldId: CF.rootCause, required: false }, { fieldId: CF.environment, required: false });

@@ -30,7 +30,7 @@ export interface SimComment {
 }
 
 /** A select option as stored: the option id. Text areas store ADF, numbers a number, text fields a string. */
-export type CustomValue = number | string | AdfDoc | { optionId: string };
+export type CustomValue = number | string | AdfDoc | { optionId: string } | { issueId: string };
 
 export interface SimIssue {
   id: string;

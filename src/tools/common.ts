@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { adfToMarkdown } from '../jira/adf/index.js';
-import { isFieldReadable } from '../gate/decide.js';
+import { isFieldReadable, showsRestrictedComments } from '../gate/decide.js';
 import { GateDenied } from '../gate/denial.js';
 import type { Target, ToolContext } from '../gate/tool.js';
-import type { Issue } from '../jira/types.js';
+import type { Comment, Issue } from '../jira/types.js';
 
 /** An issue key (ENG-42) or a numeric issue id. Never a URL, never JQL. */
 export const IssueKeySchema = z
@@ -64,6 +64,21 @@ export const IssueOutputSchema = z.strictObject({
 });
 export type IssueOutput = z.infer<typeof IssueOutputSchema>;
 
+/** A search hit: the key and exactly the fields asked for (or the readable defaults), nothing else. */
+export const SearchHitSchema = z.strictObject({ key: z.string(), fields: z.record(z.string(), z.unknown()) });
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const CommentOutputSchema = z.strictObject({
+  id: z.string(),
+  author: UserSchema,
+  created: z.string().nullable(),
+  updated: z.string().nullable(),
+  body_markdown: z.string(),
+  /** Shown only when the WPC lets restricted comments through: who in Jira may see this comment. */
+  visibility: z.strictObject({ type: z.string(), value: z.string().nullable() }).optional(),
+});
+export type CommentOutput = z.infer<typeof CommentOutputSchema>;
+
 /** Text-bearing ADF fields are turned into Markdown for the model. */
 const RICH_TEXT = new Set(['description', 'environment']);
 
@@ -97,8 +112,10 @@ const ISSUE_REFERENCE_FIELDS = new Set(['parent', 'subtasks', 'issuelinks']);
 function issueKeysOnly(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(issueKeysOnly);
   if (value && typeof value === 'object') {
-    const record = value as { key?: unknown; type?: { name?: unknown }; inwardIssue?: unknown; outwardIssue?: unknown };
+    const record = value as { key?: unknown; data?: { key?: unknown }; type?: { name?: unknown }; inwardIssue?: unknown; outwardIssue?: unknown };
     if (typeof record.key === 'string') return { key: record.key };
+    // A Parent Link (Advanced Roadmaps) wraps the issue in `data`.
+    if (typeof record.data?.key === 'string') return { key: record.data.key };
     // An issue link: its type, and the linked issue's key.
     const linked = (record.inwardIssue ?? record.outwardIssue) as { key?: unknown } | undefined;
     return {
@@ -106,13 +123,19 @@ function issueKeysOnly(value: unknown): unknown {
       ...(linked && typeof linked.key === 'string' ? { key: linked.key } : {}),
     };
   }
+  // An issue picker may hold a bare key.
+  if (typeof value === 'string' && /^[A-Z][A-Z0-9_]*-[1-9][0-9]*$/.test(value)) return { key: value };
   return null;
 }
 
-/** A field value as the model reads it: ADF becomes Markdown, users and named objects are simplified. */
-export function presentValue(field: string, value: unknown): unknown {
+/**
+ * A field value as the model reads it: ADF becomes Markdown, users and named objects are simplified. A field
+ * that references other issues (`referencesIssue`: parent, links, or a custom field whose schema says so) is
+ * reduced to their keys.
+ */
+export function presentValue(field: string, value: unknown, referencesIssue = ISSUE_REFERENCE_FIELDS.has(field)): unknown {
   if (value === null || value === undefined) return null;
-  if (ISSUE_REFERENCE_FIELDS.has(field)) return issueKeysOnly(value);
+  if (referencesIssue) return issueKeysOnly(value);
   if ((RICH_TEXT.has(field) || isAdf(value)) && typeof value === 'object') return adfToMarkdown(value);
   if (Array.isArray(value)) return value.map((item) => presentValue(field, item));
   if (typeof value === 'object') {
@@ -129,18 +152,86 @@ function isAdf(value: unknown): boolean {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'doc';
 }
 
-/** Keep only the fields the read policy lets the model see; report what was withheld. */
-export function presentIssue(issue: Issue, ctx: ToolContext): IssueOutput {
+/** One readable field as the model sees it; the catalogue says which custom fields reference issues. */
+function presentField(field: string, value: unknown, ctx: ToolContext): unknown {
+  if (field === 'comment') return presentCommentField(value, ctx);
+  return presentValue(field, value, ISSUE_REFERENCE_FIELDS.has(field) || ctx.fields.referencesIssues(field));
+}
+
+/**
+ * Keep only the fields the read policy lets the model see. `withheld_fields` names the hidden ones among
+ * `expected` (the tool's defaults) and what Jira sent: a fact about the policy, the same for every issue,
+ * never whether this issue has a value there.
+ */
+export function presentIssue(issue: Issue, ctx: ToolContext, expected: readonly string[] = []): IssueOutput {
   const fields: Record<string, unknown> = {};
-  const withheld: string[] = [];
+  const withheld = new Set(expected.filter((field) => !isFieldReadable(field, ctx.wpc)));
   for (const [field, value] of Object.entries(issue.fields ?? {})) {
     if (!isFieldReadable(field, ctx.wpc)) {
-      withheld.push(field);
+      withheld.add(field);
       continue;
     }
-    fields[field] = presentValue(field, value);
+    fields[field] = presentField(field, value, ctx);
   }
-  return { key: issue.key, id: issue.id, project: projectOf(issue) ?? null, fields, withheld_fields: withheld.sort() };
+  return { key: issue.key, id: issue.id, project: projectOf(issue) ?? null, fields, withheld_fields: [...withheld].sort() };
+}
+
+/**
+ * A search hit carries the key and the fields asked for, nothing else: no id, project or type unless asked
+ * (the key names the project), and no list of withheld fields (asking for a hidden one is refused, and the
+ * defaults leave hidden ones out).
+ */
+export function presentHit(issue: Issue, asked: readonly string[], ctx: ToolContext): SearchHit {
+  const fields: Record<string, unknown> = {};
+  for (const field of asked) {
+    // Belt and braces: the decision already refused a hidden field, so this only guards a mistake.
+    if (!isFieldReadable(field, ctx.wpc)) continue;
+    fields[field] = presentField(field, issue.fields?.[field], ctx);
+  }
+  return { key: issue.key, fields };
+}
+
+/**
+ * Comments as the model reads them. One with a Jira `visibility` restriction (a role or a group) is withheld
+ * unless the WPC sets `allow.restricted_comments`; then it is shown with its restriction, so the model can tell
+ * it must not repeat it where everyone reads. Withheld comments are left out without a count: how many there
+ * are is itself about them.
+ */
+export function presentComments(comments: readonly Comment[], ctx: ToolContext): CommentOutput[] {
+  const show = showsRestrictedComments(ctx.wpc);
+  return comments.flatMap((comment) => {
+    const visibility = visibilityOf(comment);
+    if (visibility && !show) return [];
+    return [
+      {
+        id: comment.id,
+        author: simplifyUser(comment.author),
+        created: comment.created ?? null,
+        updated: comment.updated ?? null,
+        body_markdown: adfToMarkdown(comment.body),
+        ...(visibility ? { visibility } : {}),
+      },
+    ];
+  });
+}
+
+/**
+ * A comment's restriction, if any. Anything present but unreadable counts as a restriction (fail closed): a
+ * comment is shown unrestricted only when Jira says nothing about its visibility.
+ */
+function visibilityOf(comment: Comment): { type: string; value: string | null } | undefined {
+  const raw = (comment as { visibility?: unknown }).visibility;
+  if (raw === undefined || raw === null) return undefined;
+  const record = raw && typeof raw === 'object' ? (raw as { type?: unknown; value?: unknown; identifier?: unknown }) : {};
+  const value = typeof record.value === 'string' ? record.value : typeof record.identifier === 'string' ? record.identifier : null;
+  return { type: typeof record.type === 'string' ? record.type : 'unknown', value };
+}
+
+/** The `comment` field of an issue (a page of comments) reads like jira_get_comments, restrictions included. */
+function presentCommentField(value: unknown, ctx: ToolContext): unknown {
+  if (value === null || value === undefined) return null;
+  const page = value as { comments?: unknown };
+  return Array.isArray(page.comments) ? presentComments(page.comments as Comment[], ctx) : null;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { adfToMarkdown } from '../jira/adf/index.js';
-import { isFieldReadable } from '../gate/decide.js';
+import { effectiveIssueTypes, isFieldReadable, isFieldWritable } from '../gate/decide.js';
 import { GateDenied } from '../gate/denial.js';
-import { confineJql, type ConfinedJql } from '../gate/jql.js';
+import { confineJql, jqlFieldReferences, type ConfinedJql } from '../gate/jql.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
+import type { JiraResponse } from '../jira/transport.js';
 import type { Issue } from '../jira/types.js';
 import {
   FieldIdSchema,
@@ -11,7 +11,11 @@ import {
   IssueOutputSchema,
   ProjectKeySchema,
   UserSchema,
+  CommentOutputSchema,
+  presentComments,
+  presentHit,
   presentIssue,
+  SearchHitSchema,
   issueTypeOf,
   projectOf,
   readAnnotations,
@@ -54,51 +58,103 @@ export const searchIssues = defineTool({
   }),
   output: z.strictObject({
     jql_sent: z.string(),
-    issues: z.array(IssueOutputSchema),
+    issues: z.array(SearchHitSchema),
     next_page_token: z.string().nullable(),
     is_last: z.boolean(),
-    filtered_out: z.number().int().describe('Results dropped because their project is outside the policy'),
   }),
   async resolve(args, ctx) {
-    // Confined before the decision, so JQL that could escape is refused with a denial receipt and never sent.
-    const confined = confineJql(args.jql, ctx.projects);
-    return { issueKeys: [], ...(args.fields ? { fieldsRead: args.fields } : {}), state: confined };
+    // Every field the JQL names is read by the search (a match, a miss or an ordering shows its value), so it
+    // joins the fields the decision checks; an unreadable or unknown one is refused with a receipt, never sent.
+    const queried: string[] = [];
+    const namedTypes: string[] = [];
+    const types = effectiveIssueTypes(ctx.wpc, ctx.scope);
+    // Loaded up front: presenting hits asks it which custom fields reference issues.
+    await ctx.fields.load(ctx);
+    for (const reference of jqlFieldReferences(args.jql)) {
+      const ids = await ctx.fields.resolveClause(reference.name, ctx);
+      if (ids === undefined) {
+        throw new GateDenied(
+          'JQL_FIELD_UNKNOWN',
+          'target',
+          `the JQL names a field Jira does not know (or two fields share the name): ${reference.name.slice(0, 100)}`,
+          [{ code: 'JQL_FIELD_UNKNOWN', rule: 'jql' }],
+        );
+      }
+      // Every hit shows its key, so `key = …` or `ORDER BY key` observes nothing the result does not.
+      queried.push(...ids.filter((id) => id !== 'issuekey'));
+      // Jira compares type names case-insensitively: `bug` is Bug. Any other name (or an id) stays as written
+      // and the decision refuses it.
+      if (ids.includes('issuetype')) namedTypes.push(...reference.values.map((value) => types?.find((type) => type.toLowerCase() === value.toLowerCase()) ?? value));
+    }
+    const asked = args.fields
+      ? await resolveFieldIds(args.fields, ctx)
+      : DEFAULT_SEARCH_FIELDS.filter((field) => isFieldReadable(field, ctx.wpc));
+    // No readable project or type: decide() refuses the call, so nothing is confined and nothing is sent.
+    const confined = ctx.projects.length > 0 && types?.length !== 0 ? confineJql(args.jql, ctx.projects, types) : undefined;
+    const state: SearchState = { confined, asked, types };
+    return {
+      issueKeys: [],
+      projects: [...ctx.projects],
+      ...(namedTypes.length > 0 ? { issueTypes: namedTypes } : {}),
+      ...(args.fields || queried.length > 0 ? { fieldsRead: [...(args.fields ? asked : []), ...queried] } : {}),
+      ...(confined ? { jql: confined.jql } : {}),
+      state,
+    };
   },
   async run(args, target, ctx) {
-    const { jql } = target.state as ConfinedJql;
-    const fields = [...new Set([...(args.fields ?? DEFAULT_SEARCH_FIELDS), ...CONTROL_FIELDS])];
+    const { confined, asked, types } = target.state as SearchState;
+    if (!confined) throw new Error('a search reached Jira without a confined JQL');
+    const { jql } = confined;
+    const fields = [...new Set([...asked, ...CONTROL_FIELDS])];
     const page = await ctx.call(
       ctx.jira.searchJql({ jql, fields, maxResults: args.max_results, ...(args.next_page_token ? { nextPageToken: args.next_page_token } : {}) }),
     );
     // Second lock: whatever Jira returned, nothing outside the allowed projects (and issue types, when the
-    // policy or token names them) reaches the model.
-    const types = allowedIssueTypes(ctx);
-    const allowed = page.issues.filter((issue) => {
-      const full = { ...issue, key: issue.key ?? '' };
-      const project = projectOf(full);
-      const type = issueTypeOf(full);
-      return project !== undefined && ctx.projects.includes(project) && (types === undefined || (type !== undefined && types.includes(type)));
-    });
-    const issues = allowed.map((issue) => presentIssue({ ...issue, key: issue.key ?? '' }, ctx));
+    // policy or token names them) reaches the model. How many were dropped is not told: that count is itself
+    // an answer about hidden issues.
+    const issues = page.issues
+      .map((issue) => ({ ...issue, key: issue.key ?? '' }))
+      .filter((issue) => {
+        const project = projectOf(issue);
+        const type = issueTypeOf(issue);
+        return project !== undefined && ctx.projects.includes(project) && (types === undefined || (type !== undefined && types.includes(type)));
+      })
+      .map((issue) => presentHit(issue, asked, ctx));
     return {
       data: {
         jql_sent: jql,
         issues,
         next_page_token: page.isLast === true ? null : (page.nextPageToken ?? null),
         is_last: page.isLast ?? page.nextPageToken === undefined,
-        filtered_out: page.issues.length - allowed.length,
       },
       issueKeys: issues.map((issue) => issue.key),
     };
   },
 });
 
-/** Issue types a call may see: the WPC's list intersected with the token's; undefined when neither names any. */
-function allowedIssueTypes(ctx: ToolContext): string[] | undefined {
-  const fromWpc = ctx.wpc.allow.issue_types;
-  const fromToken = ctx.scope?.issue_types;
-  if (fromWpc === undefined) return fromToken;
-  return fromToken === undefined ? fromWpc : fromWpc.filter((type) => fromToken.includes(type));
+interface SearchState {
+  confined: ConfinedJql | undefined;
+  /** The field ids the model asked for (or the readable defaults): the only fields a hit carries. */
+  asked: string[];
+  types: string[] | undefined;
+}
+
+/**
+ * Field ids for the names the model gave (`customfield_10016` or `Story point estimate`). A name Jira does not
+ * know is refused: passed on, Jira would read `-description` as "every field but the description".
+ */
+async function resolveFieldIds(names: readonly string[], ctx: ToolContext): Promise<string[]> {
+  const ids: string[] = [];
+  for (const name of names) {
+    const id = await ctx.fields.resolve(name, ctx);
+    if (id === undefined) {
+      throw new GateDenied('FIELD_UNKNOWN', 'target', `Jira knows no field '${name.slice(0, 100)}' (or two fields share the name)`, [
+        { code: 'FIELD_UNKNOWN', rule: 'fields' },
+      ]);
+    }
+    ids.push(id);
+  }
+  return ids;
 }
 
 export const getIssue = defineTool({
@@ -113,22 +169,19 @@ export const getIssue = defineTool({
   input: z.strictObject({ issue_key: IssueKeySchema, fields: FieldsParam }),
   output: IssueOutputSchema,
   async resolve(args, ctx) {
-    const fields = [...(args.fields ?? DEFAULT_ISSUE_FIELDS)];
+    // Names become ids before the decision (the policy speaks ids), and the catalogue says which custom fields
+    // reference other issues.
+    const asked = args.fields ? await resolveFieldIds(args.fields, ctx) : undefined;
+    await ctx.fields.load(ctx);
+    // Hidden defaults are not even fetched: whether an issue has a value there (a parent, say) is not told.
+    const fields = asked ?? DEFAULT_ISSUE_FIELDS.filter((field) => isFieldReadable(field, ctx.wpc));
     const { issue, target } = await resolveIssue(ctx, args.issue_key, fields);
-    return { ...target, ...(args.fields ? { fieldsRead: args.fields } : {}), state: issue };
+    return { ...target, ...(asked ? { fieldsRead: asked } : {}), state: issue };
   },
   async run(_args, target, ctx) {
     const issue = target.state as Issue;
-    return { data: presentIssue(issue, ctx) };
+    return { data: presentIssue(issue, ctx, DEFAULT_ISSUE_FIELDS) };
   },
-});
-
-const CommentOutput = z.strictObject({
-  id: z.string(),
-  author: UserSchema,
-  created: z.string().nullable(),
-  updated: z.string().nullable(),
-  body_markdown: z.string(),
 });
 
 export const getComments = defineTool({
@@ -144,30 +197,39 @@ export const getComments = defineTool({
     start_at: z.number().int().min(0).max(100_000).default(0),
     max_results: z.number().int().min(1).max(100).default(20),
   }),
-  output: z.strictObject({ issue_key: z.string(), start_at: z.number(), total: z.number(), comments: z.array(CommentOutput) }),
+  output: z.strictObject({ issue_key: z.string(), start_at: z.number(), total: z.number(), comments: z.array(CommentOutputSchema) }),
   async resolve(args, ctx) {
     const { target } = await resolveIssue(ctx, args.issue_key);
     return { ...target, fieldsRead: ['comment'] };
   },
   async run(args, target, ctx) {
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
-    const page = await ctx.call(ctx.jira.getComments(key, { startAt: args.start_at, maxResults: args.max_results }));
+    // Paged over the comments the model may see (see readAll).
+    const visible = presentComments(await readAll(ctx.jira.commentsAll(key, { pageSize: 100 }), (page) => page.comments, ctx), ctx);
     return {
       data: {
         issue_key: key,
-        start_at: page.startAt,
-        total: page.total,
-        comments: page.comments.map((comment) => ({
-          id: comment.id,
-          author: simplifyUser(comment.author),
-          created: comment.created ?? null,
-          updated: comment.updated ?? null,
-          body_markdown: adfToMarkdown(comment.body),
-        })),
+        start_at: args.start_at,
+        total: visible.length,
+        comments: visible.slice(args.start_at, args.start_at + args.max_results),
       },
     };
   },
 });
+
+/**
+ * Every item of a paged Jira list, a page at a time (bounded by the client's page limit), each exchange
+ * recorded. The read tools page over what the policy lets through, not over Jira's offsets: those count the
+ * withheld items too, and would tell how many there are and where.
+ */
+async function readAll<P, T>(pages: AsyncGenerator<JiraResponse<P>, void, undefined>, items: (page: P) => readonly T[], ctx: ToolContext): Promise<T[]> {
+  const all: T[] = [];
+  for (;;) {
+    const next = await pages.next().catch((error: unknown) => ctx.call<never>(Promise.reject(error)));
+    if (next.done) return all;
+    all.push(...items(await ctx.call(Promise.resolve(next.value))));
+  }
+}
 
 export const getChangelog = defineTool({
   name: 'jira_get_changelog',
@@ -196,33 +258,31 @@ export const getChangelog = defineTool({
         ),
       }),
     ),
-    withheld_items: z.number().int(),
   }),
   async resolve(args, ctx) {
     return (await resolveIssue(ctx, args.issue_key)).target;
   },
   async run(args, target, ctx) {
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
-    const page = await ctx.call(ctx.jira.getChangelog(key, { startAt: args.start_at, maxResults: args.max_results }));
-    let withheld = 0;
-    const histories = page.values.map((history) => ({
-      id: history.id,
-      author: simplifyUser(history.author),
-      created: history.created ?? null,
-      items: history.items
-        .filter((item) => {
-          const readable = isFieldReadable(item.fieldId ?? item.field, ctx.wpc) && isFieldReadable(item.field, ctx.wpc);
-          if (!readable) withheld++;
-          return readable;
-        })
-        .map((item) => ({
-          field: item.field,
-          from: stringOrNull(item.fromString),
-          to: stringOrNull((item as { toString?: unknown }).toString),
-        })),
-    }));
-    const isLast = page.isLast ?? (page.total !== undefined ? page.startAt + page.values.length >= page.total : true);
-    return { data: { issue_key: key, start_at: page.startAt, is_last: isLast, histories, withheld_items: withheld } };
+    // A change to a hidden field is left out without a trace: no count, and no entry (author, time) whose
+    // every item was hidden. Paged over what remains (see readAll).
+    const all = await readAll(ctx.jira.changelogAll(key, { pageSize: 100 }), (page) => page.values, ctx);
+    const histories = all
+      .map((history) => ({
+        id: history.id,
+        author: simplifyUser(history.author),
+        created: history.created ?? null,
+        items: history.items
+          .filter((item) => isFieldReadable(item.fieldId ?? item.field, ctx.wpc) && isFieldReadable(item.field, ctx.wpc))
+          .map((item) => ({
+            field: item.field,
+            from: stringOrNull(item.fromString),
+            to: stringOrNull((item as { toString?: unknown }).toString),
+          })),
+      }))
+      .filter((history) => history.items.length > 0);
+    const page = histories.slice(args.start_at, args.start_at + args.max_results);
+    return { data: { issue_key: key, start_at: args.start_at, is_last: args.start_at + args.max_results >= histories.length, histories: page } };
   },
 });
 
@@ -287,11 +347,8 @@ export const getCreateFields = defineTool({
       throw new GateDenied('ISSUE_TYPE_UNKNOWN', 'target', `project ${args.project_key} has no issue type '${args.issue_type}'`);
     }
     const meta = await ctx.call(ctx.jira.getCreateMetaFields(args.project_key, type.id, { maxResults: 200 }));
-    const writable = (id: string) =>
-      ['project', 'issuetype'].includes(id) ||
-      (ctx.wpc.allow.fields_write_allowlist.includes(id) &&
-        !ctx.wpc.deny.fields_write_denylist.includes(id) &&
-        (ctx.scope?.fields_write === undefined || ctx.scope.fields_write.includes(id)));
+    // project and issuetype are chosen by the create call's own arguments, and decided as its target.
+    const writable = (id: string) => ['project', 'issuetype'].includes(id) || isFieldWritable(id, ctx.wpc, ctx.scope);
     return {
       data: {
         project: args.project_key,

@@ -60,18 +60,22 @@ export const createIssue = defineTool({
   async resolve(args, ctx) {
     const write = await buildFieldWrite(args, ctx);
     const issueKeys: string[] = [];
+    let parentProject: string | undefined;
     if (args.parent_key !== undefined) {
       write.touched.push('parent');
-      // The parent is another issue: it must live in a project this call may touch, resolved from Jira.
+      // The parent is another issue: its project, resolved from Jira, is decided like the call's own.
       const parent = await resolveIssue(ctx, args.parent_key);
-      if (parent.target.project === undefined || !ctx.projects.includes(parent.target.project)) {
-        throw new GateDenied('PROJECT_NOT_ALLOWED', 'policy', `the parent ${args.parent_key} is in a project this call may not touch`, [
-          { code: 'PROJECT_NOT_ALLOWED', rule: 'allow.projects(parent)' },
-        ]);
-      }
+      parentProject = parent.target.project;
       issueKeys.push(...parent.target.issueKeys);
     }
-    return { project: args.project_key, issueType: args.issue_type, fieldsWrite: write.touched, issueKeys, state: write };
+    return {
+      project: args.project_key,
+      issueType: args.issue_type,
+      fieldsWrite: write.touched,
+      ...(parentProject !== undefined ? { parentProject } : {}),
+      issueKeys,
+      state: write,
+    };
   },
   async run(args, target, ctx) {
     const write = target.state as FieldWrite;

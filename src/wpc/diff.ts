@@ -55,6 +55,7 @@ export function diffWpc(a: Wpc, b: Wpc): WpcDiff {
   compare('runtime.max_ttl_seconds', a.runtime.max_ttl_seconds, b.runtime.max_ttl_seconds);
   compare('budgets', a.budgets ?? null, b.budgets ?? null);
   compare('environment', a.environment ?? null, b.environment ?? null);
+  compare('allow.restricted_comments', a.allow.restricted_comments === true, b.allow.restricted_comments === true);
   const grows = (name: string) => (scope.find((d) => d.name === name)?.added.length ?? 0) > 0;
   const shrinks = (name: string) => (scope.find((d) => d.name === name)?.removed.length ?? 0) > 0;
   const widened =
@@ -66,6 +67,7 @@ export function diffWpc(a: Wpc, b: Wpc): WpcDiff {
     (grows('fields_read') && a.allow.fields_read !== undefined) ||
     shrinks('fields_read_denied') ||
     shrinks('approval.operations') ||
+    (a.allow.restricted_comments !== true && b.allow.restricted_comments === true) ||
     (a.runtime.require_cst && !b.runtime.require_cst) ||
     (a.runtime.cst_policy_hash_pin && !b.runtime.cst_policy_hash_pin) ||
     b.runtime.max_ttl_seconds > a.runtime.max_ttl_seconds;

@@ -25,6 +25,8 @@ export const WpcSchema = z.strictObject({
       issue_types: z.array(issueType).optional(),
       fields_write_allowlist: z.array(fieldId).default([]),
       fields_read: z.array(fieldId).optional(),
+      /** Comments Jira restricts to a role or group reach the model (with the restriction shown); withheld if absent. */
+      restricted_comments: z.boolean().optional(),
     })
     .default({ projects: [], operations: [], fields_write_allowlist: [] }),
   deny: z

@@ -38,11 +38,12 @@ describe('jira-read and jira-write over stdio (seed WPC)', () => {
   it('searches with JQL confined to the allowed projects, with structured content and a text copy', async () => {
     const result = await callTool(read, 'jira_search_issues', { jql: 'ORDER BY key ASC', max_results: 10 });
     expect(result.isError).toBe(false);
-    const data = result.structured.data as { issues: Array<{ key: string; project: string }>; jql_sent: string; next_page_token: string | null };
+    const data = result.structured.data as { issues: Array<{ key: string }>; jql_sent: string; next_page_token: string | null };
     expect(result.structured.content_trust).toBe('untrusted');
     expect(data.jql_sent).toBe('project in ("ENG", "SEC") ORDER BY key ASC');
     expect(data.issues.length).toBe(10);
-    for (const issue of data.issues) expect(['ENG', 'SEC']).toContain(issue.project);
+    // A hit is its key and the fields asked for; the key carries the project.
+    for (const issue of data.issues) expect(['ENG', 'SEC']).toContain(issue.key.slice(0, issue.key.lastIndexOf('-')));
     expect(JSON.parse(result.text)).toEqual(result.structured);
     expect(typeof result.structured.receipt).toBe('string');
     // Paging with the token from the previous page.

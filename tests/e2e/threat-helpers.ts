@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import type { RunningSimulator } from '../../src/sim/index.js';
+import { SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import { receiptHash, receiptLine } from '../../src/receipts/sign.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { callTool, type Connected, type ToolCallResult, type World } from './harness.js';
@@ -146,4 +146,16 @@ export function issuePath(sim: RunningSimulator, key: string): string {
   const issue = sim.snapshot().issues.find((candidate) => candidate.key === key || candidate.formerKeys.includes(key));
   if (!issue) throw new Error(`no issue ${key} in the simulator`);
   return `/rest/api/3/issue/${issue.id}`;
+}
+
+/** Set up Jira data directly, as a Jira user would, outside the gate. */
+export async function jiraAsUser(sim: RunningSimulator, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const auth = Buffer.from(`${SIM_USERS.agent.email}:${SIM_USERS.agent.apiToken}`).toString('base64');
+  const response = await fetch(`${sim.url}${path}`, {
+    method,
+    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json', accept: 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
 }

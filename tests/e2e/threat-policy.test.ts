@@ -23,9 +23,13 @@ afterAll(async () => sim?.close());
 
 interface SearchData {
   jql_sent: string;
-  issues: Array<{ key: string; project: string | null }>;
-  filtered_out: number;
+  issues: Array<{ key: string }>;
 }
+
+/** What the gate ANDs to every search under WRITER_WPC: its projects and, since it names types, its issue types. */
+const SCOPE = 'project in ("ENG") AND issuetype in ("Bug", "Story", "Task")';
+/** A hit's project: an issue key always carries the issue's current project. */
+const projectOfKey = (key: string): string => key.slice(0, key.lastIndexOf('-'));
 
 describe('threat: over-broad writes (writer WPC: ENG, Bug/Task/Story, fields summary/description/components)', () => {
   let world: World;
@@ -212,8 +216,9 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
       const result = await expectAllowed(read, 'jira_search_issues', { jql });
       const data = result.structured.data as SearchData;
       expect(data.issues).toEqual([]);
-      expect(typeof data.filtered_out).toBe('number');
-      expect(data.jql_sent).toBe(`(${jql}) AND project in ("ENG")`);
+      // No count of what the confinement or the post-filter kept back reaches the model.
+      expect(data).not.toHaveProperty('filtered_out');
+      expect(data.jql_sent).toBe(`(${jql}) AND ${SCOPE}`);
     }
   });
 
@@ -226,9 +231,9 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
       const result = await expectAllowed(connected, 'jira_search_issues', { jql });
       const data = result.structured.data as SearchData;
       expect(proxy.stripped()).toBe(1);
-      // Jira answered three issues; only the ENG one reaches the model, and the count of the others is reported.
+      // Jira answered three issues; only the ENG one reaches the model, and not even the count of the others.
       expect(data.issues.map((issue) => issue.key)).toEqual(['ENG-5']);
-      expect(data.filtered_out).toBe(2);
+      expect(data).not.toHaveProperty('filtered_out');
       // Nothing of the dropped issues reaches the model, in the structured content or in its text copy.
       for (const key of [SIM_FIXTURES.issues.hrTask, SIM_FIXTURES.issues.secTask]) {
         const summary = sim.snapshot().issues.find((issue) => issue.key === key)?.summary as string;
@@ -245,7 +250,7 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
 describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
   let world: World;
   let read: Connected;
-  const confined = /^(\(.*\) AND )?project in \("ENG"\)( ORDER BY .+)?$/s;
+  const confined = /^(\(.*\) AND )?project in \("ENG"\) AND issuetype in \("Bug", "Story", "Task"\)( ORDER BY .+)?$/s;
 
   beforeAll(async () => {
     world = await World.create({ wpc: WRITER_WPC, sim, job: 'job-jql' });
@@ -272,13 +277,13 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
     }
     const data = result.structured.data as SearchData;
     expect(data.jql_sent).toMatch(confined);
-    for (const issue of data.issues) expect(issue.project, `${jql} returned ${issue.key}`).toBe('ENG');
+    for (const issue of data.issues) expect(projectOfKey(issue.key), `${jql} returned ${issue.key}`).toBe('ENG');
     return { result, data };
   }
 
   it('OR cannot widen the scope: the whole clause is parenthesised and ANDed with the allowed projects', async () => {
     const { data } = await attack('project = HR OR project = ENG');
-    expect(data?.jql_sent).toBe('(project = HR OR project = ENG) AND project in ("ENG")');
+    expect(data?.jql_sent).toBe(`(project = HR OR project = ENG) AND ${SCOPE}`);
     expect(data?.issues.length).toBeGreaterThan(0); // the ENG half still answers: the control is not "refuse everything"
     const pipes = await attack('project = HR || project = SEC');
     expect(pipes.data?.issues).toEqual([]);
@@ -313,17 +318,17 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
   ])('quotes and escapes stay inside the clause: %s', async (jql) => {
     const { result, data } = await attack(jql);
     expect(result.isError, result.text).toBe(false);
-    expect(data?.jql_sent).toBe(`(${jql}) AND project in ("ENG")`);
+    expect(data?.jql_sent).toBe(`(${jql}) AND ${SCOPE}`);
   });
 
   it('ORDER BY is kept outside the confinement, never inside it', async () => {
     const { data } = await attack('project in (HR) ORDER BY created DESC');
-    expect(data?.jql_sent).toBe('(project in (HR)) AND project in ("ENG") ORDER BY created DESC');
+    expect(data?.jql_sent).toBe(`(project in (HR)) AND ${SCOPE} ORDER BY created DESC`);
     expect(data?.issues).toEqual([]);
     const newline = await attack('project = HR\nORDER BY key');
-    expect(newline.data?.jql_sent).toBe('(project = HR) AND project in ("ENG") ORDER BY key');
+    expect(newline.data?.jql_sent).toBe(`(project = HR) AND ${SCOPE} ORDER BY key`);
     const bare = await attack('ORDER BY key DESC');
-    expect(bare.data?.jql_sent).toBe('project in ("ENG") ORDER BY key DESC');
+    expect(bare.data?.jql_sent).toBe(`${SCOPE} ORDER BY key DESC`);
     expect(bare.data?.issues.length).toBeGreaterThan(0);
   });
 
@@ -334,7 +339,7 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
       const sent = sim.requests().filter((request) => request.seq > seq && request.path === '/rest/api/3/search/jql');
       for (const request of sent) expect((request.body as { jql: string }).jql).toMatch(confined);
       if (result.isError) expect(String(result.structured.code)).toMatch(/^(JQL_INVALID|JIRA_BAD_REQUEST)$/);
-      else for (const issue of (result.structured.data as SearchData).issues) expect(issue.project).toBe('ENG');
+      else for (const issue of (result.structured.data as SearchData).issues) expect(projectOfKey(issue.key)).toBe('ENG');
     }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { confineJql } from '../../src/gate/jql.js';
+import { confineJql, jqlFieldReferences } from '../../src/gate/jql.js';
 import { GateDenied } from '../../src/gate/denial.js';
 
 const P = ['ENG', 'SEC'];
@@ -38,7 +38,54 @@ describe('confineJql', () => {
     expect(code('labels = a\\") OR project = HR OR (labels = "b\\"c"')).toBe('JQL_INVALID');
   });
 
-  it('refuses when no project is readable', () => {
-    expect(() => confineJql('status = Done', [])).toThrow(GateDenied);
+  it('never confines to nothing: with no project (a policy question, refused by decide first) it throws', () => {
+    expect(() => confineJql('status = Done', [])).toThrow();
+    expect(() => confineJql('status = Done', P, [])).toThrow();
+  });
+
+  it('confines to the issue types too, quoted as JQL strings', () => {
+    expect(confineJql('status = Done ORDER BY key', P, ['Bug', 'Sub-task']).jql).toBe(
+      '(status = Done) AND project in ("ENG", "SEC") AND issuetype in ("Bug", "Sub-task") ORDER BY key',
+    );
+    expect(confineJql('', P, ['a "b" \\ c']).jql).toBe('project in ("ENG", "SEC") AND issuetype in ("a \\"b\\" \\\\ c")');
+  });
+});
+
+describe('jqlFieldReferences', () => {
+  const names = (jql: string) => jqlFieldReferences(jql).map((reference) => reference.name);
+
+  it('finds every field in every clause, at any depth, under NOT, and in ORDER BY', () => {
+    expect(names('NOT (status = Done OR (labels = x AND priority in (High, Low))) ORDER BY cf[10033] DESC, "Story point estimate"')).toEqual([
+      'status',
+      'labels',
+      'priority',
+      'cf[10033]',
+      'Story point estimate',
+    ]);
+    expect(names('"Security classification" = Internal || customfield_10033 is EMPTY && text ~ x')).toEqual([
+      'Security classification',
+      'customfield_10033',
+      'text',
+    ]);
+  });
+
+  it('gives the literal values a field is compared with (issue types named), not functions or EMPTY', () => {
+    expect(jqlFieldReferences('issuetype in (Bug, "Sub-task", standardIssueTypes()) AND type != Epic AND issuetype is not EMPTY')).toEqual([
+      { name: 'issuetype', values: ['Bug', 'Sub-task'] },
+      { name: 'type', values: ['Epic'] },
+      { name: 'issuetype', values: [] },
+    ]);
+  });
+
+  it('refuses what it cannot read (JQL_INVALID): history operators, broken syntax', () => {
+    for (const jql of ['status WAS Done', 'status CHANGED', 'priority = ', '(status = Done', 'x = "open']) {
+      let code: string | undefined;
+      try {
+        jqlFieldReferences(jql);
+      } catch (error) {
+        code = error instanceof GateDenied ? error.code : 'THROWN';
+      }
+      expect(code, jql).toBe('JQL_INVALID');
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseJql } from '../../src/sim/jql/parser.js';
-import { tokenize } from '../../src/sim/jql/lexer.js';
-import { JqlError } from '../../src/sim/jql/errors.js';
+import { parseJql } from '../../src/jql/parser.js';
+import { tokenize } from '../../src/jql/lexer.js';
+import { JqlError } from '../../src/jql/errors.js';
 import { SIM_FIXTURES, SIM_PEOPLE, SIM_USERS, startSimulator, type RunningSimulator, type SimIssue, type SimSnapshot } from '../../src/sim/index.js';
 import { client, jql, searchAll, type SimClient } from './helpers.js';
 

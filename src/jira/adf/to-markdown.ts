@@ -185,8 +185,7 @@ function renderInline(nodes: readonly unknown[], depth: number, options: { break
     const marks = objectOf(n)?.marks;
     const wanted = delimitedMarks(marks);
     const isCode = hasMark(marks, 'code');
-    const parts = isCode ? ['', text, ''] : (/^(\s*)([\s\S]*?)(\s*)$/.exec(text)?.slice(1) ?? ['', text, '']);
-    const [lead = '', core = '', trail = ''] = parts;
+    const [lead, core, trail] = isCode ? ['', text, ''] : splitWhitespace(text);
     if (core === '') {
       pending += text;
       continue;
@@ -202,7 +201,34 @@ function renderInline(nodes: readonly unknown[], depth: number, options: { break
     pending = trail;
   }
   transition([]);
-  return (out + pending).replace(/[ \t]+$/gm, '');
+  return trimLineEnds(out + pending);
+}
+
+/**
+ * Leading whitespace, the rest, trailing whitespace: by index scans (trim uses the same whitespace as `\s`).
+ * A backtracking regex here took quadratic time on a long run of spaces inside a text (ticket text is hostile).
+ */
+function splitWhitespace(text: string): [string, string, string] {
+  const start = text.length - text.trimStart().length;
+  const end = text.trimEnd().length;
+  if (end <= start) return [text, '', ''];
+  return [text.slice(0, start), text.slice(start, end), text.slice(end)];
+}
+
+/** Every line without its trailing spaces and tabs, in one pass (the `/[ \t]+$/gm` it replaces was quadratic). */
+function trimLineEnds(text: string): string {
+  let out = '';
+  let lineStart = 0;
+  for (;;) {
+    const newline = text.indexOf('\n', lineStart);
+    const lineEnd = newline < 0 ? text.length : newline;
+    let end = lineEnd;
+    while (end > lineStart && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
+    out += text.slice(lineStart, end);
+    if (newline < 0) return out;
+    out += '\n';
+    lineStart = newline + 1;
+  }
 }
 
 function inlineAtom(n: unknown, depth: number, breaks = '\\\n'): string {
@@ -329,17 +355,35 @@ function escapeText(text: string): string {
     .replace(/&(?=#?[A-Za-z0-9]+;)/g, '\\&');
 }
 
-/** Line starts that would open a heading, quote, list or setext underline. */
+/**
+ * Line starts that would open a heading, quote, list or setext underline. Only bounded prefixes are matched
+ * by regex; the setext test (a whole line of `=` or `-`) is an index scan, linear on any input.
+ */
 function escapeLineStarts(text: string): string {
   return text
     .split('\n')
     .map((line) => {
-      const l = line.replace(/^[ \t]+/, '');
+      const l = line.slice(leadingBlanks(line));
       if (/^(#{1,6}|[-+])(\s|$)/.test(l) || l.startsWith('>')) return `\\${l}`;
-      if (/^(=+|-+)\s*$/.test(l)) return `\\${l}`;
+      if (isSetextUnderline(l)) return `\\${l}`;
       return l.replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2');
     })
     .join('\n');
+}
+
+function leadingBlanks(line: string): number {
+  let i = 0;
+  while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
+  return i;
+}
+
+/** `===` or `---`, then only whitespace. */
+function isSetextUnderline(line: string): boolean {
+  const mark = line[0];
+  if (mark !== '=' && mark !== '-') return false;
+  let i = 1;
+  while (i < line.length && line[i] === mark) i++;
+  return line.slice(i).trim() === '';
 }
 
 function indent(text: string, prefix: string): string {

@@ -3,8 +3,8 @@ import { sha256Hex } from '../../util/canonical.js';
 import { isRecord, ok, queryInt, queryList, type SimRequest, type SimResponse } from '../http/context.js';
 import { BODY_NOT_AN_OBJECT, JiraHttpError, badBody, errorCollection, jiraError } from '../http/errors.js';
 import { compileQuery, type CompiledQuery } from '../jql/evaluate.js';
-import { JqlError } from '../jql/errors.js';
-import { parseJql } from '../jql/parser.js';
+import { JqlError } from '../../jql/errors.js';
+import { parseJql } from '../../jql/parser.js';
 import type { SimIssue } from '../model.js';
 import { namesOf, presentIssue, schemasOf, selectFields } from '../present/issue.js';
 

@@ -1,10 +1,10 @@
 /** Binds a parsed query to the simulator's data: validates fields and values, then filters and sorts. */
 import type { SimIssue } from '../model.js';
-import type { Clause, Expr, Operand, Operator, Query } from './ast.js';
+import type { Clause, Expr, Operand, Operator, Query } from '../../jql/ast.js';
 import { DATE_FUNCTIONS, dateFunction, parseJqlDate } from './dates.js';
-import { JqlError } from './errors.js';
+import { JqlError } from '../../jql/errors.js';
 import { fieldSpec, type FieldSpec, type JqlContext } from './fields.js';
-import { parseJql } from './parser.js';
+import { parseJql } from '../../jql/parser.js';
 import { textMatches } from './text.js';
 
 export type { JqlContext } from './fields.js';

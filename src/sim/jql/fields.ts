@@ -167,6 +167,18 @@ function customSpec(def: CustomFieldDef): FieldSpec {
           return typeof v === 'object' && 'type' in v ? [adfToText(v)] : [];
         },
       };
+    case 'issue':
+      return {
+        kind: 'enum',
+        values: (i) => {
+          const v = read(i);
+          return typeof v === 'object' && 'issueId' in v ? [v.issueId] : [];
+        },
+        resolve: (value, ctx) => {
+          const target = ctx.store.find(value);
+          return target && ctx.store.can(ctx.accountId, target, 'browse') ? { ids: [target.id], empty: false } : null;
+        },
+      };
   }
 }
 

@@ -196,6 +196,14 @@ export function fieldValue(base: string, store: SimStore, project: ProjectDef, i
         const option = custom.options?.find((o) => o.id === value.optionId);
         return option ? optionRef(base, option) : null;
       }
+      if (typeof value === 'object' && 'issueId' in value) {
+        // The shape Jira Cloud gives a Parent Link: the linked issue, summary included, under `data`.
+        const target = store.byId(value.issueId);
+        if (!target) return null;
+        const keyNum = Number(target.key.slice(target.key.lastIndexOf('-') + 1));
+        const projectId = PROJECT_BY_KEY.get(target.projectKey)?.id;
+        return { hasEpicLinkFieldDependency: false, showField: true, data: { id: Number(target.id), key: target.key, keyNum, summary: target.summary, projectId: Number(projectId) } };
+      }
       return value;
     }
   }

@@ -137,7 +137,7 @@ function parentFor(ctx: WriteContext, value: unknown): { id: string | null } | s
   return { id: parent.id };
 }
 
-function customFor(fieldId: string, value: unknown): { value: CustomValue | null } | string {
+function customFor(ctx: WriteContext, fieldId: string, value: unknown): { value: CustomValue | null } | string {
   const def = CUSTOM_BY_ID.get(fieldId);
   if (!def) return notOnScreen(fieldId);
   if (value === null) return { value: null };
@@ -157,6 +157,13 @@ function customFor(fieldId: string, value: unknown): { value: CustomValue | null
         : def.options?.find((o) => o.value.toLowerCase() === String(value['value'] ?? '').toLowerCase());
       if (!option) return value['id'] !== undefined ? `Option id '${String(value['id'])}' is not valid` : `Option value '${String(value['value'] ?? '')}' is not valid`;
       return { value: { optionId: option.id } };
+    }
+    case 'issue': {
+      // An issue key (or id), as a string or `{ key }`; the issue must be visible to the writer.
+      const ref = isRecord(value) ? (value['key'] ?? value['id']) : value;
+      const target = typeof ref === 'string' || typeof ref === 'number' ? ctx.store.find(String(ref)) : undefined;
+      if (!target || !ctx.store.can(ctx.actorId, target, 'browse')) return 'Could not find issue by id or key.';
+      return { value: { issueId: target.id } };
     }
   }
 }
@@ -266,7 +273,7 @@ function applyOp(ctx: WriteContext, draft: IssueValues, fieldId: string, op: str
       return null;
     }
     default: {
-      const custom = customFor(fieldId, value);
+      const custom = customFor(ctx, fieldId, value);
       if (typeof custom === 'string') return custom;
       if (custom.value === null) delete draft.custom[fieldId];
       else draft.custom[fieldId] = custom.value;
@@ -412,6 +419,7 @@ function customDisplay(fieldId: string, value: CustomValue | undefined): { raw: 
   if (typeof value === 'object' && 'optionId' in value) {
     return { raw: value.optionId, text: def?.options?.find((o) => o.id === value.optionId)?.value ?? null };
   }
+  if (typeof value === 'object' && 'issueId' in value) return { raw: value.issueId, text: null };
   if (typeof value === 'object') return { raw: null, text: adfToText(value) };
   return { raw: null, text: String(value) };
 }

@@ -1,5 +1,7 @@
 /**
- * Recursive-descent parser for the JQL subset the simulator understands:
+ * Recursive-descent parser for the JQL subset claw-jira reads. Shared, and free of simulator code: the simulator
+ * evaluates the tree, and the gate reads from it every field a search names (src/gate/jql.ts). Anything outside
+ * the subset is a syntax error, so the gate refuses what it cannot read instead of guessing:
  *
  *   query   := or? (ORDER BY sort (',' sort)*)? EOF
  *   or      := and ((OR | '||') and)*
@@ -164,7 +166,7 @@ class Parser {
         return 'is';
       }
       if (UNSUPPORTED_OPERATORS.has(word)) {
-        throw syntaxError(`The simulator does not support the '${token.value.toUpperCase()}' operator. ${this.#at(token)}`);
+        throw syntaxError(`The '${token.value.toUpperCase()}' operator is not supported. ${this.#at(token)}`);
       }
     }
     if (token.kind === 'eof') throw syntaxError(`Expecting operator before the end of the query. ${VALID_OPERATORS}`);
