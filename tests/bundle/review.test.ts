@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exceptionsAtLeast, reviewBundle, sealBundle, verifyBundle } from '../../src/bundle/index.js';
+import { loadBundle } from '../../src/bundle/contents.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import { buildBundle, makeEnv, Recorder, type BuiltBundle, type Env } from './fixture.js';
 
@@ -57,8 +58,21 @@ describe('bundle review', () => {
       SCOPE_FIELD_NOT_GRANTED: 1,
       CST_REPLAYED: 1,
     });
-    expect(review.exceptions.find((e) => e.reason === 'CST_REPLAYED')).toMatchObject({ severity: 'high', code: 'DENIALS', count: 1, line: built.lines.replayDenied });
+    expect(review.exceptions.find((e) => e.reason === 'CST_REPLAYED')).toMatchObject({ severity: 'high', code: 'DENIAL', count: 1, line: built.lines.replayDenied });
     expect(review.exceptions.find((e) => e.reason === 'FIELD_WRITE_DENIED')).toMatchObject({ severity: 'medium', line: built.lines.fieldDenied });
+  });
+
+  it('has one finding per denied call, with all its reason codes, and the findings add up to the denied decisions', () => {
+    const review = reviewBundle(built.dir);
+    const findings = review.exceptions.filter((e) => e.code === 'DENIAL');
+    const deniedReceipts = loadBundle(built.dir).receipts.filter((r) => r.receipt.kind === 'decision' && r.receipt.decision?.effect === 'deny');
+    expect(deniedReceipts.length).toBeGreaterThan(1);
+    expect(findings.length).toBe(deniedReceipts.length);
+    expect(findings.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(review.stats.denied);
+    // A call refused for three rules is one finding that names all three, headline first.
+    const field = findings.find((e) => e.reason === 'FIELD_WRITE_DENIED');
+    expect(field?.reasons).toEqual(['FIELD_WRITE_DENIED', 'FIELD_WRITE_NOT_ALLOWED', 'SCOPE_FIELD_NOT_GRANTED']);
+    expect(field?.message).toContain('FIELD_WRITE_DENIED, FIELD_WRITE_NOT_ALLOWED, SCOPE_FIELD_NOT_GRANTED');
   });
 
   it('flags more created issues than the WPC threshold, and a flag overrides it', () => {
