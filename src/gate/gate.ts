@@ -25,6 +25,7 @@ import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
 import { recordSession } from './session-index.js';
+import { buildStatus, type ServerStatus } from './status.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -222,6 +223,58 @@ export class Gate {
       return effectiveOperations(this.#wpc.policy, cst?.claims.scope);
     } catch {
       return [];
+    }
+  }
+
+  /**
+   * The server's state for the status tool and the start-up report, without any Jira call: start-up problems,
+   * then whether the WPC and the token in force still allow calls. With `receipt`, the check leaves an event
+   * receipt (the status tool's calls are recorded like every other call).
+   */
+  async status(options: { receipt?: boolean } = {}): Promise<ServerStatus & { receipt?: string }> {
+    let live: { code: string; message: string } | undefined;
+    let verified: VerifiedCst | undefined;
+    let token: string | undefined;
+    let operations: Operation[] = [];
+    if (this.ready && this.#wpc) {
+      live = this.#checkWpcUnchanged();
+      try {
+        token = this.#tokens.current();
+      } catch {
+        token = undefined;
+      }
+      if (!live) {
+        try {
+          verified = await this.#verifyToken();
+          operations = effectiveOperations(this.#wpc.policy, verified?.claims.scope);
+        } catch (error) {
+          live = { code: isClawError(error) ? error.code : 'CST_INVALID', message: describeError(error) };
+        }
+      }
+    }
+    const status = buildStatus({
+      server: this.server,
+      config: this.#config,
+      startup: this.problems,
+      ...(live ? { live } : {}),
+      wpcHash: this.#wpc?.hash,
+      token,
+      ...(verified ? { verified: { sub: verified.claims.sub, jti: verified.claims.jti, exp: verified.claims.exp } } : {}),
+      killSwitch: readKillSwitch(this.#config.home.killSwitchFile),
+      operations,
+      now: this.#now(),
+    });
+    if (!options.receipt || !this.#log) return status;
+    try {
+      const receipt = this.#log.append({
+        kind: 'event',
+        time: this.#now().toISOString(),
+        event: { type: 'status.checked', server: this.server, ready: status.ready, problems: status.problems.map((problem) => problem.code) },
+        ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}),
+      }).hash;
+      return { ...status, receipt };
+    } catch {
+      return status;
     }
   }
 

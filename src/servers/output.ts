@@ -39,8 +39,8 @@ function result(structured: Record<string, unknown>, isError: boolean): ToolResu
   return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured, ...(isError ? { isError } : {}) };
 }
 
-export function successResult(data: unknown, receipt: string): ToolResultContent {
-  return result({ content_trust: 'untrusted', receipt, data }, false);
+export function successResult(data: unknown, receipt: string | undefined): ToolResultContent {
+  return result({ content_trust: 'untrusted', ...(receipt !== undefined ? { receipt } : {}), data }, false);
 }
 
 export function denialResult(denial: Denial): ToolResultContent {

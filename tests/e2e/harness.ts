@@ -11,6 +11,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { runCli } from '../../src/cli/main.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
+import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 /** The bins exactly as users run them (`npm run build` bundles each into one file). */
@@ -208,6 +209,10 @@ export async function callTool(connected: Connected, name: string, args: Record<
   };
 }
 
+/**
+ * The Jira tools a server lists, sorted. The status tool (always listed, on both servers, whatever the policy
+ * says) is left out here so that lists compare with what the WPC and token permit; tests/clients checks it.
+ */
 export async function toolNames(connected: Connected): Promise<string[]> {
-  return (await connected.client.listTools()).tools.map((tool) => tool.name).sort();
+  return (await connected.client.listTools()).tools.map((tool) => tool.name).filter((name) => name !== STATUS_TOOL_NAME).sort();
 }
