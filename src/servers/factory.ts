@@ -1,5 +1,4 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { loadServerConfig } from '../config/server-config.js';
@@ -10,6 +9,7 @@ import type { Tool } from '../gate/tool.js';
 import { STATUS_TOOL_NAME, statusTool } from '../tools/status-tool.js';
 import type { Operation } from '../wpc/operations.js';
 import { denialResult, envelopeSchema, successResult, type ToolResultContent } from './output.js';
+import { LineLimitedStdioTransport } from './stdio-transport.js';
 
 export const VERSION = '0.1.0';
 
@@ -155,7 +155,8 @@ export async function runStdioServer(name: ServerName, tools: readonly Tool[]): 
   else process.stderr.write(`claw-${name}: not ready: every call but ${STATUS_TOOL_NAME} is refused until the above is fixed\n`);
   const server = createClawServer({ name, tools, executor: gate, instructions: statusInstructions(status, BASE_INSTRUCTIONS) });
   const timer = await watchToolList(server, gate);
-  const transport = new StdioServerTransport();
+  // Not the SDK's StdioServerTransport: one oversized line must be refused, not end the server (exit code 0).
+  const transport = new LineLimitedStdioTransport();
   const shutdown = () => {
     clearInterval(timer);
     gate.close();
