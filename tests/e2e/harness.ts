@@ -136,14 +136,13 @@ export class World {
     overrides: Record<string, string | undefined> = {},
     capabilities: ClientCapabilities = {},
   ): Promise<Connected> {
-    const transport = new StdioClientTransport({
-      // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags).
-      command: SERVER_BIN[server],
-      args: [],
-      env: this.serverEnv(overrides),
-      stderr: 'pipe',
-      cwd: this.dir,
-    });
+    // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags).
+    return this.connectCommand(SERVER_BIN[server], [], this.serverEnv(overrides), capabilities);
+  }
+
+  /** Spawn a server exactly as a client entry names it (command, args, the whole environment). */
+  async connectCommand(command: string, args: string[], env: Record<string, string>, capabilities: ClientCapabilities = {}): Promise<Connected> {
+    const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe', cwd: this.dir });
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
