@@ -4,6 +4,7 @@
  * always allowed, makes no Jira call and leaves a receipt. Real bins over stdio, the simulator on loopback.
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { receiptHash, receiptLine } from '../../src/receipts/sign.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
@@ -76,6 +77,17 @@ describe('a ready server reports itself', () => {
       await world.cliOk(['writes', 'enable']);
     }
     expect((await status(write)).status.writes).toBe('enabled');
+  });
+
+  it('a bundle holding status receipts seals and verifies, and review raises nothing for them', async () => {
+    const read = await world.connect('read');
+    expect((await status(read)).status.ready).toBe(true);
+    await read.close();
+    expect((await world.cli(['bundle', 'seal', world.bundleDir])).code).toBe(0);
+    const verified = await world.cli(['bundle', 'verify', world.bundleDir, '--trust', join(world.home, 'trust.json')]);
+    expect(verified.code, verified.out + verified.err).toBe(0);
+    const review = await world.cli(['bundle', 'review', world.bundleDir, '--json']);
+    expect(JSON.parse(review.out) as { exceptions: unknown[] }).toMatchObject({ exceptions: [] });
   });
 });
 
