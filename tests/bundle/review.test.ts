@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exceptionsAtLeast, reviewBundle, sealBundle, verifyBundle } from '../../src/bundle/index.js';
-import { loadBundle } from '../../src/bundle/contents.js';
+import { loadBundle, type BundleContents } from '../../src/bundle/contents.js';
+import { reviewContents } from '../../src/bundle/review.js';
+import type { Receipt } from '../../src/receipts/types.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import { buildBundle, makeEnv, Recorder, type BuiltBundle, type Env } from './fixture.js';
 
@@ -108,3 +110,19 @@ describe('bundle review', () => {
     expect(reviewBundle(quiet).exceptions).toEqual([]);
   });
 });
+
+describe('bundle review of a denial flood', () => {
+  it('keeps one finding per denied call up to 200, then one DENIALS_MORE with the rest; the counts add up', () => {
+    const contents = loadBundle(built.dir);
+    const template = contents.receipts.find((r) => r.receipt.kind === 'decision' && r.receipt.decision?.effect === 'deny');
+    if (!template) throw new Error('the fixture has a denial');
+    const flood = Array.from({ length: 250 }, (_, i) => ({ ...template, line: 1000 + i, hash: `sha256:${String(i).padStart(64, '0')}`, receipt: template.receipt as Receipt }));
+    const review = reviewContents({ ...contents, receipts: [...contents.receipts, ...flood] } satisfies BundleContents);
+    const single = review.exceptions.filter((e) => e.code === 'DENIAL');
+    const more = review.exceptions.filter((e) => e.code === 'DENIALS_MORE');
+    expect(single).toHaveLength(200);
+    expect(more).toHaveLength(1);
+    expect([...single, ...more].reduce((n, e) => n + (e.count ?? 0), 0)).toBe(review.stats.denied);
+  });
+});
+
