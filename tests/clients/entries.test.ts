@@ -164,9 +164,15 @@ describe('each client checks and connects the rendered entries', () => {
       expect(refused.out).toContain('Unrecognized key: \\"allow\\"');
     });
 
-    it('`openclaw mcp probe` starts both servers and lists their tools through toolFilter', { timeout: 240_000 }, async () => {
+    it('`openclaw mcp probe` starts both servers and lists their tools through toolFilter; a broken one lists the status tool', { timeout: 240_000 }, async () => {
       const { section } = render(world, 'openclaw');
-      const probe = await openclaw(['mcp', 'probe', '--json'], configOf(section), 'probe');
+      // A third copy of jira-read whose token file is missing: a server that is not ready still shows, in the
+      // probe, the one tool that says why (one probe for all three: each takes OpenClaw some 25 s).
+      const config = JSON.parse(JSON.stringify(configOf(section))) as { mcp: { servers: Record<string, { env: Record<string, string> }> } };
+      const broken = JSON.parse(JSON.stringify(config.mcp.servers['jira-read'])) as { env: Record<string, string> };
+      broken.env.CLAW_CST_FILE = join(world.dir, 'no-such-token.cst');
+      config.mcp.servers['jira-broken'] = broken;
+      const probe = await openclaw(['mcp', 'probe', '--json'], config, 'probe');
       expect(probe.code, probe.out).toBe(0);
       const report = JSON.parse(probe.out.slice(probe.out.indexOf('{'))) as { tools: string[] };
       const servers = serverEntries(section);
@@ -178,12 +184,14 @@ describe('each client checks and connects the rendered entries', () => {
       const expected = [
         ...readListed.filter((tool) => include.includes(tool)).map((tool) => `jira-read__${tool}`),
         ...writeListed.filter((tool) => !exclude.includes(tool)).map((tool) => `jira-write__${tool}`),
+        `jira-broken__${STATUS_TOOL_NAME}`,
       ];
       expect([...report.tools].sort()).toEqual(expected.sort());
       // The filters name real tools of the right server.
       for (const tool of include) expect([...READ_TOOLS.map((t) => t.name), STATUS_TOOL_NAME]).toContain(tool);
       for (const tool of exclude) expect(WRITE_TOOLS.map((t) => t.name)).toContain(tool);
     });
+
   });
 });
 
