@@ -83,17 +83,20 @@ export function buildStatus(inputs: StatusInputs): ServerStatus {
 
 /** The one line a server writes to stderr per problem at start, and what `initialize` instructions say. */
 export function statusLines(status: ServerStatus): string[] {
-  if (status.ready) return [];
-  return status.problems.map((problem) => `NOT READY: ${problem.code}: ${problem.message}. Fix: ${problem.fix}`);
+  return status.problems.map((problem) => `NOT READY: ${problemText(problem)}`);
 }
 
 export function statusInstructions(status: ServerStatus, base: string): string {
   if (status.ready) return base;
   return [
-    `NOT READY: this server refuses every call until this is fixed: ${statusLines(status).map((line) => line.slice('NOT READY: '.length)).join(' | ')}.`,
+    `NOT READY: this server refuses every call until this is fixed: ${status.problems.map(problemText).join(' | ')}.`,
     `Call jira_get_server_status for the current state (it needs no Jira access).`,
     base,
   ].join(' ');
+}
+
+function problemText(problem: StatusProblem): string {
+  return `${problem.code}: ${problem.message}. Fix: ${problem.fix}`;
 }
 
 function tokenSourceName(config: ServerConfig): string {
