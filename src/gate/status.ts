@@ -136,6 +136,9 @@ export function fixFor(code: string, message: string, config: ServerConfig): str
   return 'run claw-jira doctor with the same environment as this server, fix what it names, then restart';
 }
 
+/** The last second a JavaScript Date can represent (8.64e15 ms). */
+const MAX_DATE_SECONDS = 8_640_000_000_000;
+
 /** The claims of a token without verifying it: display only, never a decision. */
 function unverifiedClaims(token: string | undefined): { sub?: string; jti?: string; exp?: number } | undefined {
   const payload = token?.split('.')[1];
@@ -145,7 +148,8 @@ function unverifiedClaims(token: string | undefined): { sub?: string; jti?: stri
     return {
       ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
       ...(typeof claims.jti === 'string' ? { jti: claims.jti } : {}),
-      ...(typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? { exp: claims.exp } : {}),
+      // Only an expiry a Date can show: anything else in a garbled token must not break the report.
+      ...(Number.isSafeInteger(claims.exp) && (claims.exp as number) >= 0 && (claims.exp as number) <= MAX_DATE_SECONDS ? { exp: claims.exp as number } : {}),
     };
   } catch {
     return undefined;
