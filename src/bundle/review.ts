@@ -14,10 +14,12 @@ export interface ReviewException {
   message: string;
   file?: string;
   line?: number;
-  /** For grouped exceptions (denials by reason): how many receipts. */
+  /** For denials: how many denied calls this finding stands for (1, except for the overflow finding). */
   count?: number;
-  /** For denials: the reason code. */
+  /** For denials: the headline reason code (the first of `reasons`). */
   reason?: string;
+  /** For a denied call: every reason code it was refused with, in the gate's order. */
+  reasons?: string[];
   issues?: string[];
 }
 
@@ -96,7 +98,8 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   for (const r of contents.receipts) {
     if (r.receipt.kind === 'outcome' && typeof r.receipt.decision_ref === 'string') outcomesByDecision.set(r.receipt.decision_ref, r);
   }
-  const denials = new Map<string, { count: number; first: LoadedReceipt }>();
+  const denials = new Map<string, number>();
+  const deniedCalls: LoadedReceipt[] = [];
   const created = new Set<string>();
   // Budgets are recounted from the allowed write decisions themselves, limits from the WPC each names: the
   // `budget` figures the ledger copied into receipts are only compared against the recount, never believed.
@@ -118,13 +121,8 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
       decisions++;
       if (receipt.decision?.effect === 'deny') {
         denied++;
-        const codes = new Set((receipt.decision.reasons ?? []).map((reason) => reason.code));
-        if (codes.size === 0) codes.add('UNSPECIFIED');
-        for (const code of codes) {
-          const seen = denials.get(code);
-          if (seen) seen.count++;
-          else denials.set(code, { count: 1, first: r });
-        }
+        deniedCalls.push(r);
+        for (const code of denialCodes(receipt)) denials.set(code, (denials.get(code) ?? 0) + 1);
         continue;
       }
       if (receipt.decision?.effect !== 'allow') continue;
@@ -181,17 +179,7 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
     if (receipt.kind === 'event') reviewEvent(r, exceptions);
   }
 
-  for (const [reason, { count, first }] of [...denials].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))) {
-    exceptions.push({
-      severity: severityOfDenial(reason, first.receipt),
-      code: 'DENIALS',
-      reason,
-      count,
-      message: `${count} call(s) denied with ${reason}${first.receipt.tool ? ` (first: ${first.receipt.tool})` : ''}`,
-      file: first.file,
-      line: first.line,
-    });
-  }
+  exceptions.push(...denialFindings(deniedCalls));
   if (thresholds.max_issues_created !== null && created.size > thresholds.max_issues_created) {
     exceptions.push({
       severity: 'high',
@@ -247,7 +235,7 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
       gateway_receipts: contents.gateway.reduce((n, g) => n + g.entries.length, 0),
       unreadable_lines: contents.unreadable.length,
     },
-    denials_by_reason: Object.fromEntries([...denials].map(([code, { count }]) => [code, count])),
+    denials_by_reason: Object.fromEntries([...denials].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))),
     thresholds,
   };
 }
@@ -384,6 +372,49 @@ function createdKeys(receipt: Receipt): string[] {
 function issueList(receipt: Receipt): string {
   const keys = receipt.issue_keys ?? [];
   return keys.length > 0 ? keys.join(', ') : 'the target issue';
+}
+
+/** A denied call's reason codes, once each, in the order the gate reported them. */
+function denialCodes(receipt: Receipt): string[] {
+  const codes = [...new Set((receipt.decision?.reasons ?? []).map((reason) => reason.code))];
+  return codes.length > 0 ? codes : ['UNSPECIFIED'];
+}
+
+/** Beyond this many denied calls, the rest are one finding with their count, so a flood stays readable. */
+const MAX_DENIAL_FINDINGS = 200;
+
+/**
+ * One finding per denied call, carrying all its reason codes: a call refused for three rules is one
+ * finding, not three, and the findings' counts add up to the number of denied decisions.
+ */
+function denialFindings(calls: LoadedReceipt[]): ReviewException[] {
+  const findings: ReviewException[] = calls.slice(0, MAX_DENIAL_FINDINGS).map((r) => {
+    const codes = denialCodes(r.receipt);
+    return {
+      severity: codes.map((code) => severityOfDenial(code, r.receipt)).sort((a, b) => SEVERITIES.indexOf(a) - SEVERITIES.indexOf(b))[0] as Severity,
+      code: 'DENIAL',
+      reason: codes[0] as string,
+      reasons: codes,
+      count: 1,
+      message: `${r.receipt.tool ?? operationOf(r.receipt) ?? 'a call'} denied: ${codes.join(', ')}`,
+      file: r.file,
+      line: r.line,
+      ...(r.receipt.issue_keys && r.receipt.issue_keys.length > 0 ? { issues: r.receipt.issue_keys } : {}),
+    };
+  });
+  const rest = calls.slice(MAX_DENIAL_FINDINGS);
+  const first = rest[0];
+  if (first) {
+    findings.push({
+      severity: 'medium',
+      code: 'DENIALS_MORE',
+      count: rest.length,
+      message: `${rest.length} more denied call(s) (see denials_by_reason, or the receipts from here on)`,
+      file: first.file,
+      line: first.line,
+    });
+  }
+  return findings;
 }
 
 function severityOfDenial(reason: string, receipt: Receipt): Severity {

@@ -9,6 +9,8 @@ import type { Wpc } from '../wpc/schema.js';
  * Semantics, after Cedar: every applicable forbid is collected; any forbid denies (deny beats allow);
  * otherwise every dimension of the request needs a permit, and anything not permitted is denied (default
  * deny). Reasons are sorted, so the result never depends on the order of lists in the policy or the request.
+ * A dimension the request leaves unresolved (no project, no issue type) denies only when nothing resolved
+ * does: a call refused for its operation was never looked up, so "project unknown" did not decide it.
  */
 export interface DecisionRequest {
   operation: Operation;
@@ -78,6 +80,7 @@ export function isProjectScoped(operation: Operation, request: DecisionRequest):
 
 export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decision {
   const denies: Reason[] = [];
+  const unresolved: Reason[] = [];
   const permits: Reason[] = [];
   const op = request.operation;
 
@@ -93,7 +96,7 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
   if (isProjectScoped(op, request)) {
     const project = request.project;
     if (project === undefined) {
-      denies.push({ code: 'PROJECT_UNKNOWN', rule: 'allow.projects' });
+      unresolved.push({ code: 'PROJECT_UNKNOWN', rule: 'allow.projects' });
     } else {
       checkProject(project, wpc, scope, denies, permits);
     }
@@ -115,7 +118,7 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
   if (typeRules !== undefined || scope?.issue_types !== undefined) {
     const type = request.issueType;
     if (type === undefined) {
-      if (isProjectScoped(op, request)) denies.push({ code: 'ISSUE_TYPE_UNKNOWN', rule: 'allow.issue_types' });
+      if (isProjectScoped(op, request)) unresolved.push({ code: 'ISSUE_TYPE_UNKNOWN', rule: 'allow.issue_types' });
     } else {
       checkIssueType(type, '', wpc, scope, denies, permits);
     }
@@ -144,6 +147,7 @@ export function decide(request: DecisionRequest, wpc: Wpc, scope?: Scope): Decis
   }
 
   if (denies.length > 0) return { effect: 'deny', reasons: sortReasons(denies) };
+  if (unresolved.length > 0) return { effect: 'deny', reasons: sortReasons(unresolved) };
   return { effect: 'allow', reasons: sortReasons(permits) };
 }
 

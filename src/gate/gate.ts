@@ -21,12 +21,13 @@ import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
 import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
-import { KillSwitch } from './kill-switch.js';
+import { KillSwitch, readKillSwitch, type KillSwitchState } from './kill-switch.js';
 import type { StateJournal } from '../state/journal.js';
 import { checkTargetUnchanged, elicitationText } from './write-path.js';
 import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
 import { findTornTails, recordSession } from './session-index.js';
+import { buildStatus, type ServerStatus } from './status.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -222,6 +223,70 @@ export class Gate {
       return effectiveOperations(this.#wpc.policy, cst?.claims.scope);
     } catch {
       return [];
+    }
+  }
+
+  /**
+   * The server's state for the status tool and the start-up report, without any Jira call: start-up problems,
+   * then whether the WPC and the token in force still allow calls. With `receipt`, the check leaves an event
+   * receipt (the status tool's calls are recorded like every other call).
+   */
+  async status(options: { receipt?: boolean } = {}): Promise<ServerStatus & { receipt?: string }> {
+    let live: { code: string; message: string } | undefined;
+    let verified: VerifiedCst | undefined;
+    let token: string | undefined;
+    let operations: Operation[] = [];
+    if (this.ready && this.#wpc) {
+      live = this.#checkWpcUnchanged();
+      try {
+        token = this.#tokens.current();
+      } catch {
+        token = undefined;
+      }
+      if (!live) {
+        try {
+          verified = await this.#verifyToken();
+          operations = effectiveOperations(this.#wpc.policy, verified?.claims.scope);
+        } catch (error) {
+          live = { code: isClawError(error) ? error.code : 'CST_INVALID', message: describeError(error) };
+        }
+      }
+    }
+    const status = buildStatus({
+      server: this.server,
+      config: this.#config,
+      startup: this.problems,
+      ...(live ? { live } : {}),
+      wpcHash: this.#wpc?.hash,
+      token,
+      ...(verified ? { verified: { sub: verified.claims.sub, jti: verified.claims.jti, exp: verified.claims.exp } } : {}),
+      killSwitch: await this.#killSwitchState(),
+      operations,
+      now: this.#now(),
+    });
+    if (!options.receipt || !this.#log) return status;
+    try {
+      const { hash: receipt } = await this.#log.appendDurable({
+        kind: 'event',
+        time: this.#now().toISOString(),
+        event: { type: 'status.checked', server: this.server, ready: status.ready, problems: status.problems.map((problem) => problem.code) },
+        ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}),
+      });
+      return { ...status, receipt };
+    } catch {
+      return status;
+    }
+  }
+
+  /** The kill switch as the write path judges it (signed record and this server's journal), for the status tool. */
+  async #killSwitchState(): Promise<KillSwitchState | undefined> {
+    if (!this.#killSwitch) return readKillSwitch(this.#config.home.killSwitchFile);
+    try {
+      const verdict = await this.#killSwitch.check();
+      if (verdict.allowed) return undefined;
+      return { disabled_at: verdict.record?.at ?? 'unknown', by: verdict.record?.by ?? 'unknown', reason: `${verdict.code}: ${verdict.message}` };
+    } catch (error) {
+      return { disabled_at: 'unknown', by: 'unknown', reason: describeError(error) };
     }
   }
 

@@ -84,11 +84,18 @@ export function writeKillSwitch(
   return record;
 }
 
+/** Writes disabled: since when, by whom, why (what doctor and the status tool show). */
+export interface KillSwitchState {
+  disabled_at: string;
+  by: string;
+  reason?: string;
+}
+
 /**
  * What the file says without the trust file, for `doctor`: a disabled or unverifiable record reads as
  * "disabled" (it stops writes either way).
  */
-export function readKillSwitch(file: string): { disabled_at: string; by: string; reason?: string } | undefined {
+export function readKillSwitch(file: string): KillSwitchState | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

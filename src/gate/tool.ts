@@ -58,10 +58,20 @@ export interface ToolRun<O> {
   applied?: boolean;
 }
 
+/**
+ * A sentence of a tool's description that names another tool of the same server: shown only while that tool
+ * is listed, because a host never forwards a call to a tool it was not shown.
+ */
+export interface RelatedTool {
+  readonly tool: string;
+  readonly text: string;
+}
+
 export interface ToolSpec<I = unknown, O = unknown> {
   readonly name: string;
   readonly title: string;
   readonly description: string;
+  readonly related?: readonly RelatedTool[];
   readonly operation: Operation;
   readonly annotations: ToolAnnotations;
   readonly input: z.ZodType<I>;
@@ -75,6 +85,7 @@ export interface Tool {
   readonly name: string;
   readonly title: string;
   readonly description: string;
+  readonly related?: readonly RelatedTool[];
   readonly operation: Operation;
   readonly annotations: ToolAnnotations;
   readonly input: z.ZodType;
@@ -94,6 +105,7 @@ export function defineTool<I, O>(spec: ToolSpec<I, O>): Tool {
     name: spec.name,
     title: spec.title,
     description: spec.description,
+    ...(spec.related ? { related: spec.related } : {}),
     operation: spec.operation,
     annotations: spec.annotations,
     input: spec.input,

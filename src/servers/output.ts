@@ -31,9 +31,16 @@ export interface ToolResultContent {
   isError?: boolean;
 }
 
-export function successResult(data: unknown, receipt: string): ToolResultContent {
-  const structured = { content_trust: 'untrusted', receipt, data };
-  return { content: [{ type: 'text', text: JSON.stringify(structured, null, 2) }], structuredContent: structured };
+/**
+ * The text content is the compact JSON of exactly `structuredContent`: clients that show the text (or both)
+ * get the same data once, and the model pays for it once. The untrusted marking is inside both.
+ */
+function result(structured: Record<string, unknown>, isError: boolean): ToolResultContent {
+  return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured, ...(isError ? { isError } : {}) };
+}
+
+export function successResult(data: unknown, receipt: string | undefined): ToolResultContent {
+  return result({ content_trust: 'untrusted', ...(receipt !== undefined ? { receipt } : {}), data }, false);
 }
 
 export function denialResult(denial: Denial): ToolResultContent {
@@ -47,9 +54,5 @@ export function denialResult(denial: Denial): ToolResultContent {
     ...(denial.receipt ? { receipt: denial.receipt } : {}),
     ...(denial.approval_request_id ? { approval_request_id: denial.approval_request_id } : {}),
   };
-  return {
-    content: [{ type: 'text', text: `Refused (${denial.code}): ${denial.message}\n${JSON.stringify(structured, null, 2)}` }],
-    structuredContent: structured,
-    isError: true,
-  };
+  return result(structured, true);
 }

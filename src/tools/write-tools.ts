@@ -45,7 +45,7 @@ export const createIssue = defineTool({
   title: 'Create a Jira issue',
   description:
     'Create an issue in a project. Give structured fields: summary, description (Markdown), labels, components, priority, ' +
-    `parent_key, and other fields through custom_fields. Call jira_get_create_fields first to see required fields. ${POLICY_NOTE} ` +
+    `parent_key, and other fields through custom_fields (required fields differ per project and issue type). ${POLICY_NOTE} ` +
     'Creates count against the job budget and are never retried automatically.',
   operation: 'issue.create',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -183,7 +183,7 @@ export const transitionIssue = defineTool({
   name: 'jira_transition_issue',
   title: 'Move a Jira issue through its workflow',
   description:
-    'Perform a workflow transition (by transition id or name, see jira_get_transitions), optionally setting fields on the ' +
+    'Perform a workflow transition (by transition id or name, as Jira lists them for the issue), optionally setting fields on the ' +
     "transition's screen (e.g. resolution). The policy checks the operation, the issue's real project and every field set. " +
     'The new status is read back and reported.',
   operation: 'workflow.transition',

@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exceptionsAtLeast, reviewBundle, sealBundle, verifyBundle } from '../../src/bundle/index.js';
+import { loadBundle, type BundleContents } from '../../src/bundle/contents.js';
+import { reviewContents } from '../../src/bundle/review.js';
+import type { Receipt } from '../../src/receipts/types.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import { buildBundle, makeEnv, Recorder, type BuiltBundle, type Env } from './fixture.js';
 
@@ -57,8 +60,21 @@ describe('bundle review', () => {
       SCOPE_FIELD_NOT_GRANTED: 1,
       CST_REPLAYED: 1,
     });
-    expect(review.exceptions.find((e) => e.reason === 'CST_REPLAYED')).toMatchObject({ severity: 'high', code: 'DENIALS', count: 1, line: built.lines.replayDenied });
+    expect(review.exceptions.find((e) => e.reason === 'CST_REPLAYED')).toMatchObject({ severity: 'high', code: 'DENIAL', count: 1, line: built.lines.replayDenied });
     expect(review.exceptions.find((e) => e.reason === 'FIELD_WRITE_DENIED')).toMatchObject({ severity: 'medium', line: built.lines.fieldDenied });
+  });
+
+  it('has one finding per denied call, with all its reason codes, and the findings add up to the denied decisions', () => {
+    const review = reviewBundle(built.dir);
+    const findings = review.exceptions.filter((e) => e.code === 'DENIAL');
+    const deniedReceipts = loadBundle(built.dir).receipts.filter((r) => r.receipt.kind === 'decision' && r.receipt.decision?.effect === 'deny');
+    expect(deniedReceipts.length).toBeGreaterThan(1);
+    expect(findings.length).toBe(deniedReceipts.length);
+    expect(findings.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(review.stats.denied);
+    // A call refused for three rules is one finding that names all three, headline first.
+    const field = findings.find((e) => e.reason === 'FIELD_WRITE_DENIED');
+    expect(field?.reasons).toEqual(['FIELD_WRITE_DENIED', 'FIELD_WRITE_NOT_ALLOWED', 'SCOPE_FIELD_NOT_GRANTED']);
+    expect(field?.message).toContain('FIELD_WRITE_DENIED, FIELD_WRITE_NOT_ALLOWED, SCOPE_FIELD_NOT_GRANTED');
   });
 
   it('flags more created issues than the WPC threshold, and a flag overrides it', () => {
@@ -97,3 +113,19 @@ describe('bundle review', () => {
     expect(reviewBundle(quiet).exceptions).toEqual([]);
   });
 });
+
+describe('bundle review of a denial flood', () => {
+  it('keeps one finding per denied call up to 200, then one DENIALS_MORE with the rest; the counts add up', () => {
+    const contents = loadBundle(built.dir);
+    const template = contents.receipts.find((r) => r.receipt.kind === 'decision' && r.receipt.decision?.effect === 'deny');
+    if (!template) throw new Error('the fixture has a denial');
+    const flood = Array.from({ length: 250 }, (_, i) => ({ ...template, line: 1000 + i, hash: `sha256:${String(i).padStart(64, '0')}`, receipt: template.receipt as Receipt }));
+    const review = reviewContents({ ...contents, receipts: [...contents.receipts, ...flood] } satisfies BundleContents);
+    const single = review.exceptions.filter((e) => e.code === 'DENIAL');
+    const more = review.exceptions.filter((e) => e.code === 'DENIALS_MORE');
+    expect(single).toHaveLength(200);
+    expect(more).toHaveLength(1);
+    expect([...single, ...more].reduce((n, e) => n + (e.count ?? 0), 0)).toBe(review.stats.denied);
+  });
+});
+

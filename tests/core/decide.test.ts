@@ -385,6 +385,30 @@ describe('decision properties', () => {
     counter.expectBoth();
   });
 
+  it('names an unresolved dimension (project, issue type) only when nothing resolved denies the call', () => {
+    const counter = effectCounter();
+    const UNRESOLVED = ['PROJECT_UNKNOWN', 'ISSUE_TYPE_UNKNOWN'];
+    fc.assert(
+      fc.property(caseArb, fc.boolean(), fc.boolean(), ([wpc, request, scope], dropProject, dropType) => {
+        const partial: DecisionRequest = { ...request };
+        if (dropProject) delete partial.project;
+        if (dropType) delete partial.issueType;
+        const decision = decide(partial, wpc, scope);
+        counter.see(decision);
+        const codes = decision.reasons.map((reason) => reason.code);
+        const unresolved = codes.filter((code) => UNRESOLVED.includes(code));
+        if (unresolved.length > 0) expect(unresolved).toEqual(codes);
+        // A denial that did not depend on the missing dimension is still there once the request is complete.
+        if (decision.effect === 'deny' && unresolved.length === 0) {
+          const full = decide(request, wpc, scope).reasons.map((reason) => reason.code);
+          for (const code of codes) expect(full).toContain(code);
+        }
+      }),
+      RUNS,
+    );
+    counter.expectBoth();
+  });
+
   it('is pure: the same inputs give the same decision and are not modified', () => {
     fc.assert(
       fc.property(caseArb, ([wpc, request, scope]) => {

@@ -11,6 +11,7 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { runCli } from '../../src/cli/main.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
+import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 /** The bins exactly as users run them (`npm run build` bundles each into one file). */
@@ -137,14 +138,15 @@ export class World {
     /** Run the bin through a launcher (e.g. `setpriv --reuid claw … -- node`), as a separate-user deployment does. */
     launcher?: string[],
   ): Promise<Connected> {
-    const transport = new StdioClientTransport({
-      // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags).
-      command: launcher?.[0] ?? SERVER_BIN[server],
-      args: launcher ? [...launcher.slice(1), SERVER_BIN[server]] : [],
-      env: this.serverEnv(overrides),
-      stderr: 'pipe',
-      cwd: this.dir,
-    });
+    // The bin itself, as an MCP client runs an installed server (its shebang carries the V8 flags), or through a launcher.
+    const command = launcher?.[0] ?? SERVER_BIN[server];
+    const args = launcher ? [...launcher.slice(1), SERVER_BIN[server]] : [];
+    return this.connectCommand(command, args, this.serverEnv(overrides), capabilities);
+  }
+
+  /** Spawn a server exactly as a client entry names it (command, args, the whole environment). */
+  async connectCommand(command: string, args: string[], env: Record<string, string>, capabilities: ClientCapabilities = {}): Promise<Connected> {
+    const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe', cwd: this.dir });
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
@@ -210,6 +212,10 @@ export async function callTool(connected: Connected, name: string, args: Record<
   };
 }
 
+/**
+ * The Jira tools a server lists, sorted. The status tool (always listed, on both servers, whatever the policy
+ * says) is left out here so that lists compare with what the WPC and token permit; tests/clients checks it.
+ */
 export async function toolNames(connected: Connected): Promise<string[]> {
-  return (await connected.client.listTools()).tools.map((tool) => tool.name).sort();
+  return (await connected.client.listTools()).tools.map((tool) => tool.name).filter((name) => name !== STATUS_TOOL_NAME).sort();
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { SERVER_BIN, World } from './harness.js';
 
 const run = promisify(execFile);
@@ -17,11 +18,15 @@ describe('MCP Inspector CLI as a third-party client', () => {
   afterAll(async () => world?.close());
 
   async function inspector(...args: string[]): Promise<unknown> {
+    return inspectorOn(SERVER_BIN.read, ...args);
+  }
+
+  async function inspectorOn(bin: string, ...args: string[]): Promise<unknown> {
     const env = world.serverEnv();
     const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
     const { stdout } = await run(
       'npx',
-      ['-y', '@modelcontextprotocol/inspector@1.0.3', '--cli', ...envArgs, '--', SERVER_BIN.read, ...args],
+      ['-y', '@modelcontextprotocol/inspector@1.0.3', '--cli', ...envArgs, '--', bin, ...args],
       { timeout: 150_000, maxBuffer: 10 * 1024 * 1024, env: { ...process.env, npm_config_loglevel: 'error' } },
     );
     return JSON.parse(stdout.slice(stdout.indexOf('{')));
@@ -33,6 +38,7 @@ describe('MCP Inspector CLI as a third-party client', () => {
       'jira_get_changelog',
       'jira_get_comments',
       'jira_get_issue',
+      'jira_get_server_status',
       'jira_get_transitions',
       'jira_search_issues',
     ]);
@@ -47,5 +53,40 @@ describe('MCP Inspector CLI as a third-party client', () => {
     expect(result.isError ?? false).toBe(false);
     expect(result.structuredContent?.content_trust).toBe('untrusted');
     expect(result.structuredContent?.data?.key).toBe('ENG-1');
+  });
+
+  it('writes through the write server: a comment lands in Jira with a receipt', { timeout: 180_000 }, async () => {
+    const result = (await inspectorOn(SERVER_BIN.write, '--method', 'tools/call', '--tool-name', 'jira_add_comment', '--tool-arg', 'issue_key=ENG-1', '--tool-arg', 'body=from the inspector')) as {
+      structuredContent?: { receipt?: string; data?: { comment_id?: string } };
+      content?: Array<{ text?: string }>;
+      isError?: boolean;
+    };
+    expect(result.isError ?? false).toBe(false);
+    expect(typeof result.structuredContent?.data?.comment_id).toBe('string');
+    // The text is the compact JSON of exactly the structured content: a client showing both shows it once.
+    expect(result.content?.[0]?.text).toBe(JSON.stringify(result.structuredContent));
+    expect(JSON.stringify(world.sim.snapshot())).toContain('from the inspector');
+  });
+
+  it('shows a denial with its code and only the rules that decided it', { timeout: 180_000 }, async () => {
+    // The seed WPC denies transitions: the operation decides, so no "project unknown" rides along (it was never
+    // looked up), and nothing reaches Jira.
+    const before = world.sim.stateHash();
+    world.sim.clearRequests();
+    const result = (await inspectorOn(SERVER_BIN.write, '--method', 'tools/call', '--tool-name', 'jira_transition_issue', '--tool-arg', 'issue_key=ENG-1', '--tool-arg', 'transition=Done')) as {
+      structuredContent?: { denied?: boolean; code?: string; reasons?: Array<{ code: string }>; receipt?: string };
+      isError?: boolean;
+    };
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toMatchObject({ denied: true, code: 'OPERATION_DENIED' });
+    expect(result.structuredContent?.reasons?.map((reason) => reason.code)).toEqual(['OPERATION_DENIED', 'OPERATION_NOT_ALLOWED', 'SCOPE_OPERATION_NOT_GRANTED']);
+    expect(typeof result.structuredContent?.receipt).toBe('string');
+    expect(world.sim.requests()).toEqual([]);
+    expect(world.sim.stateHash()).toBe(before);
+  });
+
+  it('calls the status tool', { timeout: 180_000 }, async () => {
+    const result = (await inspector('--method', 'tools/call', '--tool-name', STATUS_TOOL_NAME)) as { structuredContent?: { data?: { ready?: boolean; job?: string } } };
+    expect(result.structuredContent?.data).toMatchObject({ ready: true, job: 'inspector' });
   });
 });
