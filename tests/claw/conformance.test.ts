@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { verifyClawBundle } from '../../src/claw/verify-bundle.js';
-import { CLAW_SCHEMA_DIR, readClawJson } from './schema-path.js';
+import { readClawJson } from './schema-path.js';
+import { protocolAjv } from './protocol-ajv.js';
 
 interface Vector {
   name: string;
@@ -45,24 +42,6 @@ describe("the protocol's proof-bundle conformance vectors", () => {
     });
   }
 });
-
-/** ajv over the protocol's own schemas: the cross-check for verify-shape.ts. */
-export function protocolAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ strict: false, allErrors: false, validateSchema: false });
-  addFormats(ajv);
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.json')) {
-        const schema = readClawJson<{ $id?: string }>(path.slice(CLAW_SCHEMA_DIR.length + 1));
-        if (schema.$id) ajv.addSchema(schema);
-      }
-    }
-  };
-  for (const dir of ['poh', 'auth', 'policy']) walk(join(CLAW_SCHEMA_DIR, dir));
-  return ajv;
-}
 
 describe('the shape step agrees with ajv on the vectors', () => {
   const ajv = protocolAjv();
