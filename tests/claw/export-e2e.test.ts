@@ -145,6 +145,20 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
     expect(verified.out).toMatch(/✓ claw {2}1 Claw part\(s\), run run_/);
   });
 
+  it('shows the Claw identifiers beside claw-jira\'s in the HTML report (did, run_id, policy_hash_b64u)', async () => {
+    const out = join(world.dir, 'report.html');
+    await world.cliOk(['bundle', 'report', world.bundleDir, '-o', out]);
+    const page = readFileSync(out, 'utf8');
+    const section = page.slice(page.indexOf('<section id="claw">'), page.indexOf('</section>', page.indexOf('<section id="claw">')));
+    const runId = String(envelope.payload.event_chain[0]?.run_id);
+    const wpc = world.wpcHash;
+    expect(section).toContain(`<code class="did">${String(envelope.signer_did)}</code>`);
+    expect(section).toContain(`<code class="run-id">${runId}</code>`);
+    expect(section).toContain(`<code class="policy-hash">${Buffer.from(wpc.slice(7), 'hex').toString('base64url')}</code>`);
+    expect(section).toContain(`<code>${wpc}</code>`);
+    expect(section).toContain('<code>jira_create_issue</code> ×2');
+  });
+
   it('names the reason code for one tampered byte: payload → HASH_MISMATCH, signature → SIGNATURE_INVALID', async () => {
     const text = readFileSync(exported, 'utf8');
     const reason = async (tampered: string): Promise<string> => {
