@@ -118,6 +118,9 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
       expect(e.event_hash_b64u).toBe(sha256(header).toString('base64url'));
       prev = e.event_hash_b64u;
     }
+    // The run's anchor first (computable from job and run id alone), then one event per receipt.
+    expect(envelope.payload.event_chain[0]).toMatchObject({ event_id: 'evt_run_start', event_type: 'run_start', prev_hash_b64u: null });
+    expect(envelope.payload.event_chain).toHaveLength(lines.length + 2);
     // One approval event (the approval file's hash), one tool receipt per decision, args hash = the receipt's.
     expect(envelope.payload.event_chain.filter((e) => e.event_type === 'human_approval')).toHaveLength(1);
     const decisions = world.receipts().filter((r) => r.kind === 'decision');
@@ -247,9 +250,12 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
       });
     };
 
-    it('includes a bound clawproxy receipt unchanged, and the bundle passes at gateway tier', async () => {
-      const runId = String(envelope.payload.event_chain[0]?.run_id);
-      const bound = await gatewayEnvelope({ run_id: runId, event_hash_b64u: envelope.payload.event_chain[2]?.event_hash_b64u, nonce: 'n1' });
+    it('includes a clawproxy receipt bound with the run-id headers unchanged, and the bundle passes at gateway tier', async () => {
+      // What a harness sends clawproxy while the job runs: X-Run-Id and X-Event-Hash from `claw-jira run-id`.
+      const headers = JSON.parse((await world.cliOk(['run-id', JOB, '--json'])).out) as { run_id: string; event_hash_b64u: string };
+      expect(headers.run_id).toBe(envelope.payload.event_chain[0]?.run_id);
+      expect(headers.event_hash_b64u).toBe(envelope.payload.event_chain[0]?.event_hash_b64u);
+      const bound = await gatewayEnvelope({ run_id: headers.run_id, event_hash_b64u: headers.event_hash_b64u, nonce: 'n1' });
       const line = JSON.stringify(bound.envelope);
       const { payloads } = await build([bound]);
       const payload = payloads[0] as JsonObject;
