@@ -21,23 +21,11 @@ import { clawHome } from '../../src/config/home.js';
 import { loadSigningKey } from '../../src/keys/store.js';
 import { TrustStore } from '../../src/keys/trust.js';
 import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
-import { SERVER_BIN, World, callTool, type Connected } from '../e2e/harness.js';
+import { SERVER_BIN, World, callTool, stopServer } from '../e2e/harness.js';
 import { PROOF_BUNDLE_ENVELOPE_SCHEMA, TRUST_PULSE_SCHEMA, protocolAjv } from './protocol-ajv.js';
 
 const built = existsSync(SERVER_BIN.write) && existsSync(SERVER_BIN.read);
 const JOB = 'job-claw';
-
-async function stop(connected: Connected): Promise<void> {
-  await connected.close();
-  for (let i = 0; i < 200 && connected.pid !== null; i++) {
-    try {
-      process.kill(connected.pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 type Envelope = JsonObject & { payload: JsonObject & { event_chain: JsonObject[]; tool_receipts: JsonObject[] } };
 
@@ -63,8 +51,8 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
     await world.cliOk(['approve', requestId, '--yes']);
     expect((await callTool(write, 'jira_create_issue', args)).isError).toBe(false);
     expect((await callTool(write, 'jira_transition_issue', { issue_key: SIM_FIXTURES.issues.todo, transition: 'Done' })).isError).toBe(true);
-    await stop(read);
-    await stop(write);
+    await stopServer(read);
+    await stopServer(write);
     trust = await TrustStore.load(join(world.home, 'trust.json'));
     // Before the seal: refused with a code, nothing written.
     const early = await world.cli(['bundle', 'export-claw', world.bundleDir]);
