@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { BundleContents } from '../../src/bundle/contents.js';
 import { publicKeyFromDidKey } from '../../src/claw/did-key.js';
+import { runIdOf } from '../../src/claw/export.js';
 import { ensureRunId, readRunId, runIdFile, runStartedAt, RUN_ID } from '../../src/claw/run-id.js';
 import { clawHome } from '../../src/config/home.js';
 import { initKeys, loadSigningKey } from '../../src/keys/store.js';
@@ -60,5 +62,31 @@ describe('run_id', () => {
     mkdirSync(join(home.stateDir, 'runs'), { recursive: true });
     writeFileSync(runIdFile(home, 'JOB-1'), JSON.stringify({ job: 'JOB-9', run_id: 'run_x' }));
     expect(() => ensureRunId(home, 'JOB-1')).toThrow(expect.objectContaining({ code: 'RUN_ID_INVALID' }));
+  });
+});
+
+describe('the run id an export uses', () => {
+  const contents = (runIds: (string | undefined)[]): BundleContents =>
+    ({
+      dir: '/nonexistent',
+      job: 'JOB-1',
+      receipts: runIds.map((run_id, i) => ({ file: 'receipts/x.jsonl', line: i + 1, hash: `sha256:${'0'.repeat(64)}`, receipt: { kind: 'event', time: '2026-01-01T00:00:00.000Z', ...(run_id ? { run_id } : {}) } })),
+      byHash: new Map(),
+      wpcs: new Map(),
+      approvals: [],
+      gateway: [],
+      manifest: undefined,
+      unreadable: [],
+    }) as unknown as BundleContents;
+
+  it('is the one the receipts carry; receipts from before run ids get one derived from the job', () => {
+    expect(runIdOf(contents(['run_a', 'run_a']))).toBe('run_a');
+    const derived = runIdOf(contents([undefined, undefined]));
+    expect(derived).toMatch(/^run_cj_[A-Za-z0-9_-]{43}$/);
+    expect(runIdOf(contents([undefined]))).toBe(derived);
+  });
+
+  it('refuses receipts that name two runs (a job is one run): receipts spliced from another job cannot be exported as one chain', () => {
+    expect(() => runIdOf(contents(['run_a', 'run_b']))).toThrow(expect.objectContaining({ code: 'CLAW_EXPORT_RUN_ID_CONFLICT' }));
   });
 });
