@@ -5,7 +5,7 @@
  * implementation of the verifier's rules, and tamper. Needs `npm run build` (dist/bin).
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/bundle/contents.js';
@@ -188,6 +188,32 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
     const pulsePath = join(copy, 'claw', 'trust-pulse.json');
     writeFileSync(pulsePath, readFileSync(pulsePath, 'utf8').replace('"calls":2', '"calls":1'));
     expect((await verifyBundle(copy, { trust })).problems.map((p) => p.code)).toEqual(['CLAW_TRUST_PULSE_MISMATCH']);
+  });
+
+  it('refuses to export a bundle that does not verify (no fresh signature over altered receipts), and writes nothing', async () => {
+    const copy = join(world.dir, 'tampered-bundle');
+    cpSync(world.bundleDir, copy, { recursive: true });
+    rmSync(join(copy, 'claw'), { recursive: true, force: true });
+    const file = join(copy, 'receipts', readdirSync(join(copy, 'receipts')).find((n) => n.startsWith('jira-write-')) as string);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"jira_transition_issue"', '"jira_transition_issuf"'));
+    const result = await world.cli(['bundle', 'export-claw', copy, '-o', join(world.dir, 'laundered.json')]);
+    expect(result.code).toBe(3);
+    expect(result.err).toContain('CLAW_EXPORT_BUNDLE_INVALID');
+    expect(existsSync(join(copy, 'claw'))).toBe(false);
+    expect(existsSync(join(world.dir, 'laundered.json'))).toBe(false);
+  });
+
+  it('names an export signed by a key the auditor does not trust as a receipt key (claw step)', async () => {
+    const copy = join(world.dir, 'other-signer');
+    cpSync(world.bundleDir, copy, { recursive: true });
+    // The approver key is trusted, but for approvals: an export it signs is not the receipt key's word.
+    const approver = envelopeSigner(await loadSigningKey(clawHome(world.home), 'approver'));
+    const payload = buildClawPayloads(loadBundle(copy), [], { agentDid: approver.did, sideEffectReceipts: false, omitUnboundGateway: false, manifestHash: manifestAddress(copy) }).payloads[0] as JsonObject;
+    const forged = createEnvelope('proof_bundle', payload, approver, { issuedAt: String(envelope.issued_at) });
+    expect(verifyClawBundle(forged).status).toBe('PASS');
+    writeFileSync(join(copy, 'claw', 'proof-bundle.json'), `${JSON.stringify(forged)}\n`);
+    const result = await verifyBundle(copy, { trust });
+    expect(result.problems.map((p) => p.code)).toContain('CLAW_EXPORT_UNTRUSTED_SIGNER');
   });
 
   it('splits a run into parts that each pass, say which part they are, and still match the sealed bundle', async () => {
