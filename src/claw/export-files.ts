@@ -1,11 +1,12 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { loadBundle } from '../bundle/contents.js';
 import { BUNDLE, isSealed } from '../bundle/layout.js';
 import { verifyBundle } from '../bundle/verify.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import type { TrustStore } from '../keys/trust.js';
-import { writeFileAtomic } from '../util/files.js';
+import { fsyncDir, writeFileAtomic } from '../util/files.js';
 import { createEnvelope, envelopeSigner, type SignedEnvelope } from './envelope.js';
 import { buildClawPayloads, ClawExportError, type JsonObject } from './export.js';
 import { CLAW_DIR, TRUST_PULSE_FILE, clawFileBytes, clawPartFile, manifestAddress, readClawGateway } from './layout.js';
@@ -83,22 +84,29 @@ export async function exportClawBundle(bundleDir: string, options: ExportClawOpt
   }
   const files: string[] = [];
   const outputs: string[] = [];
+  // The whole claw/ folder is written aside and then swapped in, so a failed write leaves the previous export
+  // (or none), never a mix of parts.
+  const staging = join(bundleDir, `.${CLAW_DIR}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    rmSync(join(bundleDir, CLAW_DIR), { recursive: true, force: true });
-    mkdirSync(join(bundleDir, CLAW_DIR), { recursive: true });
+    mkdirSync(staging);
     envelopes.forEach((envelope, i) => {
       const rel = clawPartFile(i + 1, envelopes.length);
-      writeFileAtomic(join(bundleDir, rel), clawFileBytes(envelope));
+      writeFileAtomic(join(staging, rel.slice(CLAW_DIR.length + 1)), clawFileBytes(envelope));
       files.push(rel);
-      if (options.output) {
-        const out = outputPath(options.output, i + 1, envelopes.length);
-        writeFileAtomic(out, clawFileBytes(envelope));
-        outputs.push(out);
-      }
     });
-    writeFileAtomic(join(bundleDir, TRUST_PULSE_FILE), clawFileBytes(built.trustPulse));
+    writeFileAtomic(join(staging, TRUST_PULSE_FILE.slice(CLAW_DIR.length + 1)), clawFileBytes(built.trustPulse));
     files.push(TRUST_PULSE_FILE);
+    rmSync(join(bundleDir, CLAW_DIR), { recursive: true, force: true });
+    renameSync(staging, join(bundleDir, CLAW_DIR));
+    fsyncDir(bundleDir);
+    envelopes.forEach((envelope, i) => {
+      if (!options.output) return;
+      const out = outputPath(options.output, i + 1, envelopes.length);
+      writeFileAtomic(out, clawFileBytes(envelope));
+      outputs.push(out);
+    });
   } catch {
+    rmSync(staging, { recursive: true, force: true });
     throw new ClawExportError('CLAW_EXPORT_UNWRITABLE', 'cannot write the Claw export (bundle folder or -o path not writable)');
   }
   return { runId: built.runId, agentDid: signer.did, files, outputs, trustPulse: built.trustPulse, verification, omittedGateway: built.omittedGateway };
