@@ -2,6 +2,7 @@ import { ZodError } from 'zod';
 import { isClawError } from '../util/errors.js';
 import { approveCommand, writesCommand } from './admin-commands.js';
 import { bundleCommands } from './bundle.js';
+import { clawExportCommands } from './claw-commands.js';
 import {
   initCommand,
   keysListCommand,
@@ -33,6 +34,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   approveCommand,
   writesCommand,
   ...bundleCommands,
+  ...clawExportCommands,
   doctorCommand,
   simCommand,
   demoCommand,

@@ -28,6 +28,7 @@ import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
 import { findTornTails, recordSession } from './session-index.js';
 import { buildStatus, type ServerStatus } from './status.js';
+import { ensureRunId } from '../claw/run-id.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -142,12 +143,14 @@ export class Gate {
     if (receiptKey && config.job && wiring.diskSafe) {
       await this.#attempt('BUNDLE', () => {
         ensureDir(config.bundleDir);
+        const runId = ensureRunId(config.home, config.job);
         this.#log = ReceiptLog.open({
           bundleDir: config.bundleDir,
           job: config.job,
           server: this.server,
           key: receiptKey,
           heads: { dir: headsDirOf(config.home.stateDir) },
+          runId,
         });
         recordSession(config.home, config.job, {
           server: this.server,
@@ -396,6 +399,7 @@ export class Gate {
         const applied = run.applied !== false;
         const outcome = await this.#appendOutcome(call, exchanges.slice(mark), [...target.issueKeys, ...(run.issueKeys ?? [])], {
           ...(run.changes ? { changes: run.changes } : {}),
+          result_hash: safeArgsHash(run.data),
           outcome: applied
             ? { status: 'succeeded' }
             : { status: 'not_applied', code: 'WRITE_NOT_APPLIED', message: 'Jira accepted the write but the read-back shows no change' },
@@ -701,7 +705,7 @@ export class Gate {
   }
 
   /** The outcome receipt of an allowed call: what Jira did, closing the decision receipt it names. */
-  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome'>): Promise<string> {
+  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome' | 'result_hash'>): Promise<string> {
     return this.#append({
       kind: 'outcome',
       time: this.#now().toISOString(),

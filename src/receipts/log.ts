@@ -40,6 +40,8 @@ export interface ReceiptLogOptions {
   heads?: HeadsOptions;
   /** Injected by tests. */
   fs?: ReceiptFs;
+  /** Stamped on every receipt of the log: the job's Claw run id. */
+  runId?: string;
 }
 
 export interface AppendedReceipt {
@@ -188,6 +190,7 @@ export class ReceiptLog {
     const { receipt, line, hash } = signReceiptLine(
       {
         ...content,
+        ...(this.options.runId !== undefined ? { run_id: this.options.runId } : {}),
         v: 1,
         job: this.options.job,
         server: this.options.server,
