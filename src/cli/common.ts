@@ -5,10 +5,9 @@ import { loadSigningKey, loadTrust } from '../keys/store.js';
 import type { KeyRole } from '../keys/roles.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { TrustStore } from '../keys/trust.js';
-import { HASH_ADDRESS } from '../util/canonical.js';
 import { ClawError } from '../util/errors.js';
 import { parseWpcJson, wpcDocument, type WpcDocument } from '../wpc/document.js';
-import { WpcRegistry, registryBackend } from '../wpc/registry.js';
+import { WpcRegistry, isWpcAddress, registryBackend } from '../wpc/registry.js';
 import type { CliIo } from './io.js';
 
 export function homeOf(io: CliIo): ClawHome {
@@ -42,7 +41,7 @@ export async function loadWpcArg(
   registryFlag?: string,
   trustFlag?: string,
 ): Promise<WpcDocument & { verified: boolean }> {
-  if (HASH_ADDRESS.test(arg) && !existsSync(resolve(io.cwd, arg))) {
+  if (isWpcAddress(arg) && !existsSync(resolve(io.cwd, arg))) {
     const trust = await loadTrust(home, trustFileOf(io, home, trustFlag));
     const registry = new WpcRegistry(registryBackend(registryLocation(io, home, registryFlag)), trust);
     return { ...(await registry.get(arg)), verified: true };

@@ -3,6 +3,8 @@ import { HASH_ADDRESS } from '../util/canonical.js';
 import { describeError, isClawError } from '../util/errors.js';
 import { loadJiraConfig, type JiraConfig } from '../jira/config.js';
 import { clawHomeFromEnv, type ClawHome } from './home.js';
+import { loadClawscopeConfig, type ClawscopeConfig } from '../claw/clawscope-config.js';
+import { isWpcAddress } from '../wpc/registry.js';
 
 /** A setting that is missing or wrong: named by its variable, never by its value (it may be a secret). */
 export interface ConfigProblem {
@@ -26,6 +28,8 @@ export interface ServerConfig {
   revocation: { kind: 'file'; path: string } | { kind: 'url'; url: string };
   clockSkewSeconds: number;
   jira: JiraConfig | undefined;
+  /** The clawscope token lane (CLAW_SCOPE_*), when CLAW_SCOPE_URL is set. */
+  clawscope: ClawscopeConfig | undefined;
 }
 
 export interface LoadedServerConfig {
@@ -53,7 +57,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): LoadedSe
 
   const wpcHash = get('CLAW_WPC') ?? '';
   if (wpcHash === '') problems.push({ variable: 'CLAW_WPC', message: 'is not set: name the WPC in force by its sha256:<hex> address' });
-  else if (!HASH_ADDRESS.test(wpcHash)) problems.push({ variable: 'CLAW_WPC', message: 'is not a sha256:<64 hex> address' });
+  else if (!isWpcAddress(wpcHash)) problems.push({ variable: 'CLAW_WPC', message: 'is not a sha256:<64 hex> or 43-character base64url address' });
 
   const tokenFile = get('CLAW_CST_FILE');
   const tokenValue = get('CLAW_CST');
@@ -104,6 +108,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): LoadedSe
         : { kind: 'file', path: resolve(get('CLAW_REVOCATION_FILE') ?? home.revocationFile) },
       clockSkewSeconds,
       jira,
+      clawscope: loadClawscopeConfig(get, problems),
     },
     problems,
   };

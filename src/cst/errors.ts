@@ -16,6 +16,9 @@ export const CST_ERROR_CODES = [
   'CST_REVOCATION_UNAVAILABLE',
   'CST_REPLAYED',
   'CST_REPLAY_STORE_UNAVAILABLE',
+  // clawscope lane (src/claw/clawscope.ts)
+  'CST_INACTIVE',
+  'CST_SCOPE_UNMAPPABLE',
 ] as const;
 export type CstErrorCode = (typeof CST_ERROR_CODES)[number];
 

@@ -10,6 +10,8 @@ import { CstError } from '../cst/errors.js';
 import { ReplayStore } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier, type VerifiedCst } from '../cst/verify.js';
+import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
+import { openClawscopeLane } from '../claw/clawscope-config.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
 import { ReceiptLog } from '../receipts/log.js';
@@ -87,6 +89,8 @@ export class Gate {
   #wpcChanged = false;
   #log: ReceiptLog | undefined;
   #verifier: CstVerifier | undefined;
+  /** The clawscope lane (CLAW_SCOPE_URL), beside claw-jira's own CSTs. */
+  #scopeVerifier: ClawscopeVerifier | undefined;
   #tokens: TokenReader;
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
@@ -182,6 +186,13 @@ export class Gate {
         now: this.#now,
       });
       this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job);
+      const clawscope = config.clawscope;
+      if (clawscope) {
+        await attempt('CLAWSCOPE', () => {
+          const lane = { audience: config.audience, job: config.job, replay: new ReplayStore(config.home.replayDir), clockSkewSeconds: config.clockSkewSeconds, now: this.#now };
+          this.#scopeVerifier = openClawscopeLane(clawscope, lane);
+        });
+      }
     }
     if (!this.#jira && config.jira) {
       await attempt('JIRA', () => {
@@ -383,6 +394,8 @@ export class Gate {
       if (wpc.policy.runtime.require_cst) throw new CstError('CST_MISSING', 'no token: set CLAW_CST_FILE (or CLAW_CST) for this server');
       return undefined;
     }
+    // The token's own header picks the lane; each lane then checks everything against its own pinned keys.
+    if (this.#scopeVerifier && isClawscopeToken(token)) return this.#scopeVerifier.verify(token, wpc);
     return (this.#verifier as CstVerifier).verify(token, wpc);
   }
 
