@@ -60,10 +60,10 @@ export const keysListCommand: CommandSpec = {
       const file = home.privateKeyFile(key.role);
       let privateKey = 'absent';
       if (existsSync(file)) privateKey = `${file} (mode ${(statSync(file).mode & 0o777).toString(8)})`;
-      return { role: key.role, kid: key.kid, private_key: privateKey };
+      return { role: key.role, kid: key.kid, did: key.did, private_key: privateKey };
     });
     if (values.json) io.out(JSON.stringify(rows));
-    else for (const row of rows) io.out(`${row.role.padEnd(8)} ${row.kid}  private: ${row.private_key}`);
+    else for (const row of rows) io.out(`${row.role.padEnd(8)} ${row.kid}  ${row.did}  private: ${row.private_key}`);
     return EXIT.ok;
   },
 };

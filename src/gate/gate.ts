@@ -27,6 +27,7 @@ import { FieldCatalog } from './field-catalog.js';
 import { readKillSwitch } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
 import { recordSession } from './session-index.js';
+import { ensureRunId } from '../claw/run-id.js';
 import type { Target, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -161,7 +162,8 @@ export class Gate {
     if (receiptKey && config.job) {
       await attempt('BUNDLE', () => {
         mkdirSync(config.bundleDir, { recursive: true });
-        this.#log = ReceiptLog.open({ bundleDir: config.bundleDir, job: config.job, server: this.server, key: receiptKey });
+        const runId = ensureRunId(config.home, config.job);
+        this.#log = ReceiptLog.open({ bundleDir: config.bundleDir, job: config.job, server: this.server, key: receiptKey, runId });
         recordSession(config.home, config.job, {
           server: this.server,
           session: this.#log.session,
@@ -327,6 +329,7 @@ export class Gate {
         const applied = run.applied !== false;
         const outcome = this.#appendOutcome(call, exchanges.slice(mark), [...target.issueKeys, ...(run.issueKeys ?? [])], {
           ...(run.changes ? { changes: run.changes } : {}),
+          result_hash: safeArgsHash(run.data),
           outcome: applied
             ? { status: 'succeeded' }
             : { status: 'not_applied', code: 'WRITE_NOT_APPLIED', message: 'Jira accepted the write but the read-back shows no change' },
@@ -572,7 +575,7 @@ export class Gate {
   }
 
   /** The outcome receipt of an allowed call: what Jira did, closing the decision receipt it names. */
-  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome'>): string {
+  #appendOutcome(call: AllowedCall, jira: JiraExchange[], issueKeys: string[], content: Pick<ReceiptContent, 'changes' | 'outcome' | 'result_hash'>): string {
     return this.#append({
       kind: 'outcome',
       time: this.#now().toISOString(),

@@ -5,6 +5,7 @@ import type { ClawHome } from '../config/home.js';
 import { KEY_ROLES, type KeyRole } from './roles.js';
 import { generateSigningKey, signingKeyFromJwk, type SigningKey } from './ed25519.js';
 import { TrustStore, type TrustFile } from './trust.js';
+import { didKeyFromJwkX } from '../claw/did-key.js';
 
 export interface InitResult {
   created: KeyRole[];
@@ -24,13 +25,13 @@ export async function initKeys(home: ClawHome, now: Date = new Date()): Promise<
     const file = home.privateKeyFile(role);
     if (existsSync(file)) {
       const key = await loadSigningKey(home, role);
-      entries.push({ role, kid: key.kid, jwk: key.publicJwk });
+      entries.push({ role, kid: key.kid, jwk: key.publicJwk, did: didKeyFromJwkX(key.publicJwk.x) });
       kept.push(role);
       continue;
     }
     const generated = await generateSigningKey();
     writeFileAtomic(file, `${JSON.stringify(generated.privateJwk)}\n`, { mode: 0o600, exclusive: true });
-    entries.push({ role, kid: generated.kid, jwk: generated.publicJwk, created_at: now.toISOString() });
+    entries.push({ role, kid: generated.kid, jwk: generated.publicJwk, did: didKeyFromJwkX(generated.publicJwk.x), created_at: now.toISOString() });
     created.push(role);
   }
   const trust: TrustFile = { version: 1, keys: mergeTrust(home, entries) };

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ClawError } from '../util/errors.js';
 import { KEY_ROLES, type KeyRole } from './roles.js';
 import { PublicJwkSchema, verifyingKeyFromJwk, type PublicJwk, type VerifyingKey } from './ed25519.js';
+import { didKeyFromJwkX } from '../claw/did-key.js';
 
 export const TrustFileSchema = z.strictObject({
   version: z.literal(1),
@@ -12,6 +13,8 @@ export const TrustFileSchema = z.strictObject({
       role: z.enum(KEY_ROLES),
       kid: z.string(),
       jwk: PublicJwkSchema,
+      /** The same Ed25519 key as a did:key (the Claw protocol's name for it); optional, checked when present. */
+      did: z.string().optional(),
       created_at: z.string().optional(),
     }),
   ),
@@ -20,6 +23,8 @@ export type TrustFile = z.infer<typeof TrustFileSchema>;
 
 export interface TrustedKey extends VerifyingKey {
   readonly role: KeyRole;
+  /** did:key of the same Ed25519 key: what Claw envelopes name as `signer_did`. */
+  readonly did: string;
 }
 
 /**
@@ -40,7 +45,12 @@ export class TrustStore {
       if (key.kid !== entry.kid) {
         throw new ClawError('TRUST_INVALID', `trust entry ${entry.kid} does not match its key's thumbprint`);
       }
-      keys.push({ ...key, role: entry.role });
+      const did = didKeyFromJwkX(key.publicJwk.x);
+      // A did that names another key would let a Claw verifier trust a key the JWK does not hold.
+      if (entry.did !== undefined && entry.did !== did) {
+        throw new ClawError('TRUST_INVALID', `trust entry ${entry.kid} names a did:key that is not its key`);
+      }
+      keys.push({ ...key, role: entry.role, did });
     }
     return new TrustStore(keys);
   }
@@ -71,6 +81,11 @@ export class TrustStore {
     return key && key.role === role ? key : undefined;
   }
 
+  /** The key named by this did:key, only if it is trusted for this role. */
+  getByDid(did: string, role: KeyRole): TrustedKey | undefined {
+    return this.list(role).find((key) => key.did === did);
+  }
+
   list(role?: KeyRole): TrustedKey[] {
     return [...this.#byKid.values()].filter((key) => role === undefined || key.role === role);
   }
@@ -78,7 +93,7 @@ export class TrustStore {
   toFile(): TrustFile {
     return {
       version: 1,
-      keys: this.list().map((key) => ({ role: key.role, kid: key.kid, jwk: key.publicJwk as PublicJwk })),
+      keys: this.list().map((key) => ({ role: key.role, kid: key.kid, jwk: key.publicJwk as PublicJwk, did: key.did })),
     };
   }
 }

@@ -14,6 +14,8 @@ export interface ReceiptLogOptions {
   server: string;
   key: SigningKey;
   session?: string;
+  /** Stamped on every receipt of the log: the job's Claw run id. */
+  runId?: string;
 }
 
 export interface AppendedReceipt {
@@ -82,6 +84,7 @@ export class ReceiptLog {
     const receipt = signReceipt(
       {
         ...content,
+        ...(this.options.runId !== undefined ? { run_id: this.options.runId } : {}),
         v: 1,
         job: this.options.job,
         server: this.options.server,

@@ -49,6 +49,8 @@ export interface ReceiptContent {
   changes?: FieldChange[];
   /** `in_doubt`: a failed write that may nevertheless have been applied (no complete answer, or a 5xx). */
   outcome?: { status: OutcomeStatus; code?: string; message?: string; in_doubt?: boolean };
+  /** For a succeeded outcome: the hash of the result data the tool returned (the Claw tool receipt's result hash). */
+  result_hash?: string;
   /** For an outcome: the hash of the decision receipt it closes. */
   decision_ref?: string;
   /** `via`: a signed approval (`claw-jira approve`) or, for low-risk operations the WPC lists, an MCP elicitation. */
@@ -56,6 +58,8 @@ export interface ReceiptContent {
   /** Budget usage after this call: lets review flag budgets near their limit. */
   budget?: Record<string, { used: number; limit: number }>;
   event?: { type: string; [key: string]: unknown };
+  /** The Claw run id of the job (the same on every receipt of the job); absent on receipts older than it. */
+  run_id?: string;
 }
 
 export interface ReceiptBody extends ReceiptContent {

@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { tempDir } from './env.js';
 
-const CORE_FOLDERS = ['util', 'keys', 'config', 'wpc', 'cst', 'gate', 'receipts'];
+const CORE_FOLDERS = ['util', 'keys', 'config', 'wpc', 'cst', 'gate', 'receipts', 'claw'];
 
 /**
  * Child processes must run the real modules, and `dist/` may be stale or absent when one folder's tests run.
