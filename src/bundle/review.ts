@@ -2,6 +2,7 @@ import type { Receipt } from '../receipts/types.js';
 import { isWriteOperation, type Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
 import { loadBundle, type BundleContents, type LoadedReceipt } from './contents.js';
+import { gatewayBindingExceptions } from './gateway-binding.js';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -197,6 +198,8 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   for (const u of contents.unreadable.slice(0, 25)) {
     exceptions.push({ severity: 'high', code: 'RECEIPT_UNREADABLE', message: 'this line is not a receipt: run bundle verify', file: u.file, line: u.line });
   }
+
+  exceptions.push(...gatewayBindingExceptions(contents));
 
   const rank = new Map<Severity, number>(SEVERITIES.map((s, i) => [s, i]));
   exceptions.sort((a, b) => (rank.get(a.severity) ?? 0) - (rank.get(b.severity) ?? 0));

@@ -128,13 +128,13 @@ function eventTypeOf(receipt: Receipt): string {
   return `claw_jira.${typeof receipt.event?.type === 'string' ? receipt.event.type : 'event'}`;
 }
 
-interface ChainEntry {
+export interface ChainEntry {
   event: ClawEvent;
   /** The receipt behind the event; undefined for an approval event. */
   source?: LoadedReceipt;
 }
 
-function buildChain(contents: BundleContents, runId: string): ChainEntry[] {
+export function buildChain(contents: BundleContents, runId: string): ChainEntry[] {
   const approvalsById = new Map(contents.approvals.map((a) => [a.requestId, a]));
   const usedApprovals = new Set<string>();
   const entries: ChainEntry[] = [];
