@@ -27,6 +27,7 @@ export const VERIFY_STEPS = [
   'tokens',
   'approvals',
   'gateway',
+  'claw',
 ] as const;
 export type VerifyStep = (typeof VERIFY_STEPS)[number];
 

@@ -5,6 +5,7 @@ import { BundleError } from './errors.js';
 import { displayValue, html, type Html } from './html.js';
 import type { BundleReview } from './review.js';
 import type { BundleVerification } from './verify.js';
+import { clawSection } from '../claw/report-section.js';
 
 export interface ReportOptions {
   /** Shown in the header: which trust file the verdict was computed with. */
@@ -62,6 +63,7 @@ export function renderContents(contents: BundleContents, verification: BundleVer
 </section>
 ${problemsSection(v)}
 ${summarySection(v, contents)}
+${clawSection(contents)}
 ${exceptionsSection(review)}
 ${timelineSection(contents, options.maxTimelineRows ?? 2000)}
 ${denialsSection(review)}

@@ -8,6 +8,7 @@ import { BUNDLE, listAllFiles, listReceiptFiles } from './layout.js';
 import { ProblemList, VERIFY_STEPS, type AddProblem, type BundleProblem, type VerifyStep } from './problems.js';
 import { bundleReceiptKeys, checkApprovals, checkGateway, checkManifest, checkSeal, checkWpcs } from './verify-artifacts.js';
 import { checkReceipts } from './verify-receipts.js';
+import { checkClawExport } from '../claw/verify-export.js';
 
 export interface VerifyOptions {
   /** The auditor's keys: receipts and the manifest need a trusted `receipt` key, WPCs a `policy` key. Never the bundle's own keys/trust.json. */
@@ -76,7 +77,7 @@ export async function verifyBundle(bundleDir: string, options: VerifyOptions): P
   // layout
   const receiptFiles = listReceiptFiles(bundleDir);
   if (receiptFiles.length === 0) add({ step: 'layout', code: 'BUNDLE_NO_RECEIPTS', file: BUNDLE.receipts, message: 'the bundle has no receipt files' });
-  const known = /^(receipts\/[^/]+\.jsonl|wpc\/[^/]+|keys\/trust\.json|approvals\/[^/]+\.json|gateway\/[^/]+\.(jsonl|jwks\.json)|manifest\.(json|sig))$/;
+  const known = /^(receipts\/[^/]+\.jsonl|wpc\/[^/]+|keys\/trust\.json|approvals\/[^/]+\.json|gateway\/[^/]+\.(jsonl|jwks\.json)|claw\/[^/]+\.json|manifest\.(json|sig))$/;
   for (const file of listAllFiles(bundleDir)) {
     if (!known.test(file)) warnings.push(`${file} is not part of the bundle layout and is not covered by the seal`);
   }
@@ -114,6 +115,9 @@ export async function verifyBundle(bundleDir: string, options: VerifyOptions): P
   const approvalCount = await checkApprovals(bundleDir, options.trust, manifest, add, receiptFiles);
   const gatewayState = await checkGateway(bundleDir, options.gatewayTrust, manifest, add, warnings);
   if (gatewayState.files === 0) notes.set('gateway', 'no gateway receipts');
+  // claw: an export made by `bundle export-claw` must be what the sealed receipts give.
+  const clawNote = checkClawExport(bundleDir, options.trust, add);
+  if (clawNote) notes.set('claw', clawNote);
   notes.set('signatures', `${receiptState.total} receipts on ${receiptState.threads === 0 ? 'the main thread' : `${receiptState.threads} worker threads`}`);
 
   const listed = problems.list();

@@ -403,6 +403,7 @@ export function buildClawPayloads(contents: BundleContents, gateway: GatewayEnve
             count: rechained.length,
             first_event: index * perPart + 1,
             events: events.length,
+            events_per_part: perPart,
             ...(index > 0 ? { previous_part_last_event_hash_b64u: (rechained[index - 1] as ClawEvent[]).at(-1)?.event_hash_b64u } : {}),
           },
           export_options: { side_effect_receipts: options.sideEffectReceipts, omitted_unbound_gateway_receipts: omitted },

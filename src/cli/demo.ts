@@ -155,14 +155,18 @@ export const demoCommand: CommandSpec = {
       await cli(['bundle', 'seal', bundle]);
       step('12. Verify it offline against the trust file');
       const verified = await cli(['bundle', 'verify', bundle, '--trust', join(home, 'trust.json')]);
+      step("12b. Export for Claw's verifier: a Clawsig proof bundle v1 signed by the receipt key as did:key, and its Trust Pulse");
+      const clawFile = join(dir, 'claw-proof-bundle.json');
+      const exported = await cli(['bundle', 'export-claw', bundle, '-o', clawFile]);
+      const clawChecked = await cli(['bundle', 'verify-claw', clawFile]);
       step('13. Review: exceptions a human should look at');
       await cli(['bundle', 'review', bundle]);
       step('14. Report: one self-contained HTML page');
       const report = join(dir, 'report.html');
       await cli(['bundle', 'report', bundle, '-o', report]);
 
-      io.out(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Bundle: ${bundle}\nReport: ${report}`);
-      return verified.code === 0 ? EXIT.ok : EXIT.failed;
+      io.out(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Bundle: ${bundle}\nReport: ${report}\nClaw bundle: ${clawFile}`);
+      return verified.code === 0 && exported.code === 0 && clawChecked.code === 0 ? EXIT.ok : EXIT.failed;
     } finally {
       for (const client of clients) await client.close().catch(() => undefined);
       await sim.close();

@@ -1,6 +1,7 @@
 import { isClawError } from '../util/errors.js';
 import { approveCommand, writesCommand } from './admin-commands.js';
 import { bundleCommands } from './bundle.js';
+import { clawExportCommands } from './claw-commands.js';
 import {
   initCommand,
   keysListCommand,
@@ -30,6 +31,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   approveCommand,
   writesCommand,
   ...bundleCommands,
+  ...clawExportCommands,
   doctorCommand,
   simCommand,
   demoCommand,
