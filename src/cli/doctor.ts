@@ -5,6 +5,8 @@ import { loadServerConfig } from '../config/server-config.js';
 import { ReplayStore } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier } from '../cst/verify.js';
+import { isClawscopeToken } from '../claw/clawscope.js';
+import { openClawscopeLane } from '../claw/clawscope-config.js';
 import { JiraClient } from '../jira/client.js';
 import { TrustStore } from '../keys/trust.js';
 import { loadSigningKey } from '../keys/store.js';
@@ -72,7 +74,9 @@ export const doctorCommand: CommandSpec = {
           add('CST', wpc.policy.runtime.require_cst ? 'FAIL' : 'warn', 'no token (CLAW_CST_FILE or CLAW_CST)');
         } else {
           // A scratch replay store: the doctor must not mark the token as used.
-          const verifier = new CstVerifier({
+          const lane = { audience: config.audience, job: config.job, replay: new ReplayStore(scratch), clockSkewSeconds: config.clockSkewSeconds, now: () => new Date() };
+          // A clawscope token (CLAW_SCOPE_URL set) is checked by its own lane, introspection included.
+          const verifier = config.clawscope && isClawscopeToken(token) ? openClawscopeLane(config.clawscope, lane) : new CstVerifier({
             trust,
             audience: config.audience,
             job: config.job,

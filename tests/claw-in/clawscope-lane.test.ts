@@ -97,6 +97,17 @@ describe('clawscope lane: accepted', () => {
     expect(result.text).not.toContain(issued.token);
   });
 
+  it('doctor checks a clawscope token through the lane (introspection included)', async () => {
+    const issued = await issue();
+    use(issued.token);
+    const ok = await world.cli(['doctor', '--json'], world.serverEnv(env));
+    expect(ok.out).toContain(`jti ${String(issued.claims.jti)}`);
+    await fake.revoke(issued.token);
+    const revoked = await world.cli(['doctor', '--json'], world.serverEnv(env));
+    expect(revoked.code).toBe(1);
+    expect(revoked.out).toContain('CST_REVOKED');
+  });
+
   it('claw-jira\'s own CST still works beside it on the same server', async () => {
     use(await world.issueToken([], join(world.dir, 'own.cst')));
     await expectAllowed(write, 'jira_add_comment', comment);
