@@ -69,7 +69,7 @@ function count(value: string | undefined, flag: string): number | undefined {
  * CLAW_GATEWAY_TRUST, else the operator's own $CLAW_HOME/gateway-trust.json. Never the copy inside the bundle
  * (whoever forged the receipts would ship his own key there): without one of these, gateway receipts do not verify.
  */
-async function gatewayKeysOf(io: CliIo, path: string | undefined): Promise<GatewayKeys | undefined> {
+export async function gatewayKeysOf(io: CliIo, path: string | undefined): Promise<GatewayKeys | undefined> {
   const own = join(homeOf(io).root, 'gateway-trust.json');
   const chosen = path ?? io.env.CLAW_GATEWAY_TRUST ?? (existsSync(own) ? own : undefined);
   return chosen === undefined ? undefined : loadGatewayKeys(resolve(io.cwd, chosen));
