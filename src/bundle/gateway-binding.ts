@@ -36,10 +36,3 @@ export function gatewayBindingExceptions(contents: BundleContents): ReviewExcept
   }
   return out;
 }
-
-/** What a harness sends clawproxy before a model call: this run's id and the hash of its latest event. */
-export function currentRunBinding(contents: BundleContents): { run_id: string; event_hash_b64u: string | null; events: number } {
-  const runId = runIdOf(contents);
-  const chain = buildChain(contents, runId);
-  return { run_id: runId, event_hash_b64u: chain.at(-1)?.event.event_hash_b64u ?? null, events: chain.length };
-}

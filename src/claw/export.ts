@@ -5,12 +5,17 @@ import { VERSION } from '../servers/factory.js';
 import { ClawError } from '../util/errors.js';
 import { b64uEncode, sha256B64u, sortKeysDeep, stringifyHashB64u } from './hash.js';
 import { buildTrustPulse, type TrustPulse } from './trust-pulse.js';
+import { runAnchorEvent } from './run-anchor.js';
+import { eventHash, type ClawEvent } from './event-chain.js';
+
+export { eventHash, type ClawEvent } from './event-chain.js';
 
 /**
  * claw-jira's sealed proof bundle as Clawsig proof bundle v1 payloads (PROTOCOL.md §5–§6). Pure and
  * deterministic: the same sealed bundle, agent did and options always give the same payloads, byte for byte.
  * That is what lets `bundle verify` check an export against the sealed bundle by rebuilding it.
  *
+ * - The chain starts with the run's anchor event (run-anchor.ts), known to a harness while the job runs.
  * - Every server receipt is one event of one hash chain for the run, in recorded-time order (ties by file name,
  *   then line); its `payload_hash_b64u` is the SHA-256 of the receipt's line, so an auditor holding the claw-jira
  *   bundle can tie each event to its signed receipt. Each approval a call used is one more event
@@ -41,16 +46,6 @@ export class ClawExportError extends ClawError {
     super(code, message, details);
     this.name = 'ClawExportError';
   }
-}
-
-export interface ClawEvent {
-  event_hash_b64u: string;
-  event_id: string;
-  event_type: string;
-  payload_hash_b64u: string;
-  prev_hash_b64u: string | null;
-  run_id: string;
-  timestamp: string;
 }
 
 export type JsonObject = Record<string, unknown>;
@@ -86,18 +81,6 @@ export function addressToB64u(address: string): string {
   const hex = /^sha256:([0-9a-f]{64})$/.exec(address)?.[1];
   // Not a digest address (e.g. the gate's marker for arguments it could not canonicalise): hash the text itself.
   return hex ? b64uEncode(Buffer.from(hex, 'hex')) : sha256B64u(address);
-}
-
-/** The event chain header hash, in the fixed key order the verifier recomputes it in (PROTOCOL.md §6.2). */
-export function eventHash(event: Omit<ClawEvent, 'event_hash_b64u'>): string {
-  return stringifyHashB64u({
-    event_id: event.event_id,
-    run_id: event.run_id,
-    event_type: event.event_type,
-    timestamp: event.timestamp,
-    payload_hash_b64u: event.payload_hash_b64u,
-    prev_hash_b64u: event.prev_hash_b64u,
-  });
 }
 
 /** The run id the receipts carry; for bundles older than run ids, one derived from the job. */
@@ -137,15 +120,17 @@ export interface ChainEntry {
 export function buildChain(contents: BundleContents, runId: string): ChainEntry[] {
   const approvalsById = new Map(contents.approvals.map((a) => [a.requestId, a]));
   const usedApprovals = new Set<string>();
-  const entries: ChainEntry[] = [];
-  let prev: string | null = null;
+  const ordered = [...contents.receipts].sort(chronological);
+  const anchor = runAnchorEvent(contents.job ?? '', runId, ordered[0]?.receipt.time ?? new Date(0).toISOString());
+  const entries: ChainEntry[] = [{ event: anchor }];
+  let prev: string | null = anchor.event_hash_b64u;
   const push = (partial: Omit<ClawEvent, 'event_hash_b64u' | 'prev_hash_b64u' | 'run_id'>, source?: LoadedReceipt): void => {
     const header = { ...partial, run_id: runId, prev_hash_b64u: prev };
     const event: ClawEvent = { ...header, event_hash_b64u: eventHash(header) };
     entries.push(source ? { event, source } : { event });
     prev = event.event_hash_b64u;
   };
-  for (const loaded of [...contents.receipts].sort(chronological)) {
+  for (const loaded of ordered) {
     const r = loaded.receipt;
     const approvalId = r.kind === 'decision' ? r.approval?.approval_id : undefined;
     const approval = approvalId !== undefined ? approvalsById.get(approvalId) : undefined;
@@ -323,10 +308,13 @@ export function buildClawPayloads(contents: BundleContents, gateway: GatewayEnve
     }
   }
 
-  // Parts: consecutive slices of the chain, each a chain of its own (the verifier wants prev null first).
-  const perPart = Math.max(1, Math.min(options.maxEventsPerPart ?? CLAW_LIMITS.events, CLAW_LIMITS.events));
+  // Parts: consecutive slices of the chain, each a chain of its own (the verifier wants prev null first) that
+  // starts with the run's anchor event, so a gateway receipt bound to the anchor verifies in any part.
+  const [anchor, ...rest] = chain as [ChainEntry, ...ChainEntry[]];
+  const perPart = Math.max(1, Math.min(options.maxEventsPerPart ?? CLAW_LIMITS.events - 1, CLAW_LIMITS.events - 1));
   const slices: ChainEntry[][] = [];
-  for (let i = 0; i < chain.length; i += perPart) slices.push(chain.slice(i, i + perPart));
+  for (let i = 0; i < rest.length; i += perPart) slices.push([anchor, ...rest.slice(i, i + perPart)]);
+  if (slices.length === 0) slices.push([anchor]);
 
   const partOf = new Map<string, number>();
   const rechained: ClawEvent[][] = slices.map((slice, index) => {
@@ -336,7 +324,7 @@ export function buildClawPayloads(contents: BundleContents, gateway: GatewayEnve
       const { event_hash_b64u: _old, ...rest } = header;
       const event: ClawEvent = { ...rest, event_hash_b64u: eventHash(rest) };
       prev = event.event_hash_b64u;
-      partOf.set(entry.event.event_hash_b64u, index);
+      if (!partOf.has(entry.event.event_hash_b64u)) partOf.set(entry.event.event_hash_b64u, index);
       return event;
     });
   });
@@ -353,7 +341,9 @@ export function buildClawPayloads(contents: BundleContents, gateway: GatewayEnve
 
   // Gateway receipts: kept as parsed, in the part whose chain holds the event they bind to.
   const allHashes = new Map<string, number>();
-  rechained.forEach((events, p) => events.forEach((e) => allHashes.set(e.event_hash_b64u, p)));
+  rechained.forEach((events, p) => events.forEach((e) => {
+    if (!allHashes.has(e.event_hash_b64u)) allHashes.set(e.event_hash_b64u, p);
+  }));
   let omitted = 0;
   const gatewayByPart = new Map<number, JsonObject[]>();
   for (const { line, envelope } of gateway) {

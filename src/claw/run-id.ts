@@ -1,5 +1,5 @@
 import { linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { ClawHome } from '../config/home.js';
 import { ClawError } from '../util/errors.js';
@@ -12,7 +12,23 @@ import { writeFileAtomic } from '../util/files.js';
  * restart) reads the same id. Creation is a hard link of a fully written file, so two servers starting at once
  * agree: one link wins, the other reads the winner's id.
  */
-export const RUN_ID = /^run_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const RUN_ID = /^run_(\d{8}T\d{9}Z)_[0-9a-f]{32}$/;
+
+/**
+ * A run id carries its creation time (`run_20261201T203023418Z_<128 random bits>`), so the run's anchor event
+ * (run-anchor.ts) can be computed from the id alone, by claw-jira at export and by a harness at run time.
+ */
+export function runStartedAt(runId: string): string | undefined {
+  const stamp = RUN_ID.exec(runId)?.[1];
+  if (!stamp) return undefined;
+  const iso = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}.${stamp.slice(15, 18)}Z`;
+  return Number.isFinite(Date.parse(iso)) ? iso : undefined;
+}
+
+function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
+  return `run_${stamp}_${randomBytes(16).toString('hex')}`;
+}
 
 export function runIdFile(home: ClawHome, job: string): string {
   return join(home.stateDir, 'runs', `${job}.json`);
@@ -44,7 +60,7 @@ export function ensureRunId(home: ClawHome, job: string, now: Date = new Date())
   const dir = join(home.stateDir, 'runs');
   mkdirSync(dir, { recursive: true });
   const draft = join(dir, `.${job}.${randomUUID()}.draft`);
-  const runId = `run_${randomUUID()}`;
+  const runId = newRunId(now);
   writeFileAtomic(draft, `${JSON.stringify({ job, run_id: runId, created_at: now.toISOString() })}\n`, { mode: 0o600 });
   try {
     linkSync(draft, runIdFile(home, job));

@@ -24,8 +24,6 @@ import {
   type Severity,
 } from '../bundle/index.js';
 import { loadSigningKey } from '../keys/store.js';
-import { loadBundle } from '../bundle/contents.js';
-import { currentRunBinding } from '../bundle/gateway-binding.js';
 import { readBundleJob, sessionIndexFile } from '../gate/session-index.js';
 import { TrustStore } from '../keys/trust.js';
 import { JiraClient } from '../jira/client.js';
@@ -328,28 +326,7 @@ export const bundleImportGatewayCommand: CommandSpec = {
   },
 };
 
-const bindingSpec = {
-  name: 'bundle claw-binding',
-  summary: "the run id and latest event hash a harness sends to clawproxy (X-Run-Id, X-Event-Hash) so its gateway receipts bind to this run",
-  usage: 'claw-jira bundle claw-binding <dir|job> [--json]',
-};
-export const bundleClawBindingCommand: CommandSpec = {
-  ...bindingSpec,
-  async run(argv, io) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-    if (values.help) return help(io, bindingSpec);
-    const binding = currentRunBinding(loadBundle(bundleWithReceipts(io, positionals)));
-    if (values.json) io.out(JSON.stringify(binding));
-    else {
-      io.out(`X-Run-Id: ${binding.run_id}`);
-      if (binding.event_hash_b64u) io.out(`X-Event-Hash: ${binding.event_hash_b64u}`);
-    }
-    return EXIT.ok;
-  },
-};
-
 export const bundleCommands: CommandSpec[] = [
-  bundleClawBindingCommand,
   bundleSealCommand,
   bundleVerifyCommand,
   bundleReviewCommand,

@@ -5,6 +5,8 @@ import { ClawError } from '../util/errors.js';
 import { exportClawBundle } from '../claw/export-files.js';
 import { gatewayKeysOf } from './bundle.js';
 import { verifyClawBundle } from '../claw/verify-bundle.js';
+import { runAnchorEvent } from '../claw/run-anchor.js';
+import { ensureRunId } from '../claw/run-id.js';
 import { loadSigningKey, loadTrust } from '../keys/store.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { homeOf, splitList, trustFileOf } from './common.js';
@@ -97,4 +99,23 @@ export const bundleVerifyClawCommand: CommandSpec = {
   },
 };
 
-export const clawExportCommands: CommandSpec[] = [bundleExportClawCommand, bundleVerifyClawCommand];
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export const runIdCommand: CommandSpec = {
+  name: 'run-id',
+  summary: "the job's Claw run id and its anchor event hash: what a harness sends clawproxy as X-Run-Id and X-Event-Hash",
+  usage: 'claw-jira run-id <job> [--json]',
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+    const job = requirePositional(positionals, 0, 'job');
+    if (!JOB_ID.test(job)) throw new UsageError('job must be 1-128 letters, digits, dot, underscore or dash');
+    // Created here when no server has started the job yet: the harness may ask before the first tool call.
+    const runId = ensureRunId(homeOf(io), job);
+    const anchor = runAnchorEvent(job, runId, new Date().toISOString());
+    if (values.json) io.out(JSON.stringify({ job, run_id: runId, event_hash_b64u: anchor.event_hash_b64u }));
+    else io.out(`X-Run-Id: ${runId}\nX-Event-Hash: ${anchor.event_hash_b64u}`);
+    return EXIT.ok;
+  },
+};
+
+export const clawExportCommands: CommandSpec[] = [bundleExportClawCommand, bundleVerifyClawCommand, runIdCommand];

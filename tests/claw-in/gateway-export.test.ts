@@ -1,5 +1,5 @@
 /**
- * From clawproxy to the Claw auditor: a receipt bound the way `bundle claw-binding` says, imported by
+ * From clawproxy to the Claw auditor: a receipt bound the way `claw-jira run-id` says, imported by
  * `bundle import-gateway`, sealed, exported by `bundle export-claw` byte for byte, and the Claw bundle passes
  * the project's implementation of the reference verifier at the gateway tier. An unbound one would fail it.
  */
@@ -12,6 +12,7 @@ import { runCli } from '../../src/cli/main.js';
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
 import { buildBundle, makeEnv, type BuiltBundle, type Env } from '../bundle/fixture.js';
 import { captureIo } from '../bundle/io.js';
+import { exportBinding } from './binding.js';
 
 let env: Env;
 let built: BuiltBundle;
@@ -28,7 +29,7 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
 }
 
 it('a bound clawproxy receipt travels into the Claw bundle unchanged and lifts it to the gateway tier', async () => {
-  const binding = JSON.parse((await cli(['bundle', 'claw-binding', built.dir, '--json'])).out) as { run_id: string; event_hash_b64u: string };
+  const binding = exportBinding(built.dir);
   const gateway = envelopeSigner(await signingKeyFromJwk((await generateSigningKey()).privateJwk));
   const payload = {
     receipt_version: '1',

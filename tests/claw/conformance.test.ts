@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { verifyClawBundle } from '../../src/claw/verify-bundle.js';
-import { readClawJson } from './schema-path.js';
+import { join } from 'node:path';
+import { CLAW_SCHEMA_DIR, readClawJson } from './schema-path.js';
 import { protocolAjv } from './protocol-ajv.js';
 
 interface Vector {
@@ -55,4 +56,42 @@ describe('the shape step agrees with ajv on the vectors', () => {
       expect(oursSchemaOk).toBe(ajvOk);
     });
   }
+});
+
+describe('claw-jira bundle verify-claw (the CLI over a vector)', () => {
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> => {
+    const { runCli } = await import('../../src/cli/main.js');
+    let out = '';
+    let err = '';
+    const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env: { PATH: process.env.PATH ?? '', ...env }, cwd: CLAW_SCHEMA_DIR });
+    return { code, out, err };
+  };
+  const pass = 'fixtures/protocol-conformance/proof_bundle_pass.v1.json';
+
+  it('needs a gateway allowlist for bound gateway receipts, from --config, --gateway-signer or GATEWAY_RECEIPT_SIGNER_DIDS', async () => {
+    const none = await run(['bundle', 'verify-claw', pass, '--json']);
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.out)).toMatchObject({ status: 'FAIL', reason_code: 'DEPENDENCY_NOT_CONFIGURED' });
+    const config = await run(['bundle', 'verify-claw', pass, '--config', 'fixtures/protocol-conformance/clawverify.config.conformance.v1.json']);
+    expect(config.code, config.out).toBe(0);
+    expect(config.out).toContain('PASS OK proof_tier=gateway');
+    const env = await run(['bundle', 'verify-claw', pass], { GATEWAY_RECEIPT_SIGNER_DIDS: allowlists.gateway_receipt_signer_dids.join(',') });
+    expect(env.code).toBe(0);
+    const wrong = await run(['bundle', 'verify-claw', pass, '--gateway-signer', 'did:key:z6MkneMkZqwqRiU5mJzSG3kDwzt9P8C59N4NGTfBLfSGE7c7', '--json']);
+    expect(JSON.parse(wrong.out)).toMatchObject({ reason_code: 'RECEIPT_VERIFICATION_FAILED', step: 'gateway_receipts' });
+  });
+
+  it('refuses a raw payload (the reference would PASS it unsigned) and an unreadable config', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'claw-raw-'));
+    const vector = readClawJson<{ payload: unknown }>(pass);
+    writeFileSync(join(dir, 'raw.json'), JSON.stringify(vector.payload));
+    const raw = await run(['bundle', 'verify-claw', join(dir, 'raw.json'), '--json']);
+    expect(JSON.parse(raw.out)).toMatchObject({ status: 'FAIL', reason_code: 'MALFORMED_ENVELOPE', step: 'envelope' });
+    writeFileSync(join(dir, 'bad-config.json'), '{"version": 1, "trusted_signer_dids": []}');
+    const bad = await run(['bundle', 'verify-claw', pass, '--config', join(dir, 'bad-config.json')]);
+    expect(bad.code).toBe(3);
+    expect(bad.err).toContain('CLAW_CONFIG_INVALID');
+  });
 });

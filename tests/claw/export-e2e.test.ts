@@ -21,23 +21,11 @@ import { clawHome } from '../../src/config/home.js';
 import { loadSigningKey } from '../../src/keys/store.js';
 import { TrustStore } from '../../src/keys/trust.js';
 import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
-import { SERVER_BIN, World, callTool, type Connected } from '../e2e/harness.js';
+import { SERVER_BIN, World, callTool, stopServer } from '../e2e/harness.js';
 import { PROOF_BUNDLE_ENVELOPE_SCHEMA, TRUST_PULSE_SCHEMA, protocolAjv } from './protocol-ajv.js';
 
 const built = existsSync(SERVER_BIN.write) && existsSync(SERVER_BIN.read);
 const JOB = 'job-claw';
-
-async function stop(connected: Connected): Promise<void> {
-  await connected.close();
-  for (let i = 0; i < 200 && connected.pid !== null; i++) {
-    try {
-      process.kill(connected.pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 type Envelope = JsonObject & { payload: JsonObject & { event_chain: JsonObject[]; tool_receipts: JsonObject[] } };
 
@@ -63,8 +51,8 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
     await world.cliOk(['approve', requestId, '--yes']);
     expect((await callTool(write, 'jira_create_issue', args)).isError).toBe(false);
     expect((await callTool(write, 'jira_transition_issue', { issue_key: SIM_FIXTURES.issues.todo, transition: 'Done' })).isError).toBe(true);
-    await stop(read);
-    await stop(write);
+    await stopServer(read);
+    await stopServer(write);
     trust = await TrustStore.load(join(world.home, 'trust.json'));
     // Before the seal: refused with a code, nothing written.
     const early = await world.cli(['bundle', 'export-claw', world.bundleDir]);
@@ -118,6 +106,9 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
       expect(e.event_hash_b64u).toBe(sha256(header).toString('base64url'));
       prev = e.event_hash_b64u;
     }
+    // The run's anchor first (computable from job and run id alone), then one event per receipt.
+    expect(envelope.payload.event_chain[0]).toMatchObject({ event_id: 'evt_run_start', event_type: 'run_start', prev_hash_b64u: null });
+    expect(envelope.payload.event_chain).toHaveLength(lines.length + 2);
     // One approval event (the approval file's hash), one tool receipt per decision, args hash = the receipt's.
     expect(envelope.payload.event_chain.filter((e) => e.event_type === 'human_approval')).toHaveLength(1);
     const decisions = world.receipts().filter((r) => r.kind === 'decision');
@@ -247,9 +238,12 @@ describe.skipIf(!built)('Claw export of a real server run', () => {
       });
     };
 
-    it('includes a bound clawproxy receipt unchanged, and the bundle passes at gateway tier', async () => {
-      const runId = String(envelope.payload.event_chain[0]?.run_id);
-      const bound = await gatewayEnvelope({ run_id: runId, event_hash_b64u: envelope.payload.event_chain[2]?.event_hash_b64u, nonce: 'n1' });
+    it('includes a clawproxy receipt bound with the run-id headers unchanged, and the bundle passes at gateway tier', async () => {
+      // What a harness sends clawproxy while the job runs: X-Run-Id and X-Event-Hash from `claw-jira run-id`.
+      const headers = JSON.parse((await world.cliOk(['run-id', JOB, '--json'])).out) as { run_id: string; event_hash_b64u: string };
+      expect(headers.run_id).toBe(envelope.payload.event_chain[0]?.run_id);
+      expect(headers.event_hash_b64u).toBe(envelope.payload.event_chain[0]?.event_hash_b64u);
+      const bound = await gatewayEnvelope({ run_id: headers.run_id, event_hash_b64u: headers.event_hash_b64u, nonce: 'n1' });
       const line = JSON.stringify(bound.envelope);
       const { payloads } = await build([bound]);
       const payload = payloads[0] as JsonObject;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { publicKeyFromDidKey } from '../../src/claw/did-key.js';
-import { ensureRunId, readRunId, runIdFile, RUN_ID } from '../../src/claw/run-id.js';
+import { ensureRunId, readRunId, runIdFile, runStartedAt, RUN_ID } from '../../src/claw/run-id.js';
 import { clawHome } from '../../src/config/home.js';
 import { initKeys, loadSigningKey } from '../../src/keys/store.js';
 import { TrustStore } from '../../src/keys/trust.js';
@@ -46,6 +46,9 @@ describe('run_id', () => {
     const home = tempHome();
     const first = ensureRunId(home, 'JOB-1');
     expect(first).toMatch(RUN_ID);
+    // The id carries its creation time (the anchor event's timestamp), to the millisecond.
+    const stamped = ensureRunId(home, 'JOB-3', new Date('2026-01-02T03:04:05.678Z'));
+    expect(runStartedAt(stamped)).toBe('2026-01-02T03:04:05.678Z');
     expect(ensureRunId(home, 'JOB-1')).toBe(first);
     expect(readRunId(home, 'JOB-1')).toBe(first);
     expect(ensureRunId(home, 'JOB-2')).not.toBe(first);

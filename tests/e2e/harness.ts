@@ -211,3 +211,16 @@ export async function callTool(connected: Connected, name: string, args: Record<
 export async function toolNames(connected: Connected): Promise<string[]> {
   return (await connected.client.listTools()).tools.map((tool) => tool.name).sort();
 }
+
+/** Close a server's stdio and wait for its process to end, so its receipt log is final (before a seal). */
+export async function stopServer(connected: Connected): Promise<void> {
+  await connected.close();
+  for (let i = 0; i < 200 && connected.pid !== null; i++) {
+    try {
+      process.kill(connected.pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
