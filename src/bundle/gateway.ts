@@ -3,6 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { thumbprint, PublicJwkSchema } from '../keys/ed25519.js';
+import { didKeyFromJwkX, publicKeyFromDidKey } from '../claw/did-key.js';
+import { b64uEncode } from '../claw/hash.js';
+import { decodeClawReceipt, extractClawproxyReceipts, verifyClawReceipt } from './gateway-claw.js';
 import { writeFileAtomic } from '../util/files.js';
 import { BundleError } from './errors.js';
 import { BUNDLE, gatewayJwksPath, isSealed } from './layout.js';
@@ -17,12 +20,18 @@ import { BUNDLE, gatewayJwksPath, isSealed } from './layout.js';
 export interface GatewayKeys {
   /** kid → key; a kid absent from the JWKS entry is its RFC 7638 thumbprint. */
   keys: Map<string, KeyObject>;
+  /** did:key signers allowed for clawproxy receipt envelopes (every Ed25519 key of a JWKS is one too). */
+  dids: Set<string>;
   jwks: { keys: unknown[] };
 }
 
 export interface GatewayEntry {
   line: number;
+  /** The JWS kid, or for a clawproxy envelope its signer did:key. */
   kid: string;
+  /** clawproxy envelopes only: the receipt id and what the receipt is bound to (X-Run-Id, X-Event-Hash). */
+  receipt_id?: string;
+  binding?: { run_id?: string; event_hash_b64u?: string };
   time: string;
   model: string;
   provider?: string;
@@ -33,38 +42,88 @@ export interface GatewayEntry {
 
 export interface GatewayProblem {
   line: number;
-  code: 'GATEWAY_MALFORMED' | 'GATEWAY_UNKNOWN_KEY' | 'GATEWAY_BAD_SIGNATURE' | 'GATEWAY_PAYLOAD_INVALID' | 'GATEWAY_TRUNCATED' | 'GATEWAY_EMPTY';
+  code:
+    | 'GATEWAY_MALFORMED'
+    | 'GATEWAY_UNKNOWN_KEY'
+    | 'GATEWAY_BAD_SIGNATURE'
+    | 'GATEWAY_HASH_MISMATCH'
+    | 'GATEWAY_DUPLICATE'
+    | 'GATEWAY_PAYLOAD_INVALID'
+    | 'GATEWAY_TRUNCATED'
+    | 'GATEWAY_EMPTY';
+  /** For a clawproxy envelope, the Claw verifier's reason code for the same failure. */
+  reason_code?: string;
   message: string;
 }
 
 const JwksSchema = z.looseObject({ keys: z.array(z.unknown()).min(1) });
 const JwkEntrySchema = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string().optional() });
 
-export async function parseGatewayKeys(json: unknown): Promise<GatewayKeys> {
-  const parsed = JwksSchema.safeParse(json);
-  if (!parsed.success) throw new BundleError('GATEWAY_KEYS_INVALID', 'the gateway keys are not a JWKS ({"keys":[...]})');
+const ClawAllowlistSchema = z.looseObject({
+  allowlists: z.looseObject({ gateway_receipt_signer_dids: z.array(z.string()).min(1) }).optional(),
+  gateway_receipt_signer_dids: z.array(z.string()).min(1).optional(),
+});
+
+/**
+ * The gateway keys an operator or auditor trusts: a JWKS (kids of JWS receipts; each key's did:key is also an
+ * allowed envelope signer, and a JWKS entry may name its did:key as kid), or a Claw allowlist in clawverify's
+ * config shape (`{"config_version":"1","allowlists":{"gateway_receipt_signer_dids":[…]}}`) or the bare
+ * `{"gateway_receipt_signer_dids":[…]}`.
+ */
+export async function parseGatewayKeys(json: unknown, extraDids: readonly string[] = []): Promise<GatewayKeys> {
   const keys = new Map<string, KeyObject>();
+  const dids = new Set<string>();
+  const addDid = (did: string): void => {
+    try {
+      publicKeyFromDidKey(did);
+    } catch {
+      throw new BundleError('GATEWAY_KEYS_INVALID', `gateway signer ${did.slice(0, 80)} is not an Ed25519 did:key`);
+    }
+    dids.add(did);
+  };
+  extraDids.forEach(addDid);
+  const allowlist = ClawAllowlistSchema.safeParse(json);
+  const listed = allowlist.success ? (allowlist.data.allowlists?.gateway_receipt_signer_dids ?? allowlist.data.gateway_receipt_signer_dids) : undefined;
+  if (listed) {
+    listed.forEach(addDid);
+    return { keys, dids, jwks: didJwks([...dids]) };
+  }
+  if (json === undefined && dids.size > 0) return { keys, dids, jwks: didJwks([...dids]) };
+  const parsed = JwksSchema.safeParse(json);
+  if (!parsed.success) throw new BundleError('GATEWAY_KEYS_INVALID', 'the gateway keys are neither a JWKS ({"keys":[...]}) nor a Claw allowlist (gateway_receipt_signer_dids)');
   for (const raw of parsed.data.keys) {
     const entry = JwkEntrySchema.safeParse(raw);
     // Keys of other types may share a JWKS; only Ed25519 keys can verify EdDSA receipts.
     if (!entry.success) continue;
     const pub = PublicJwkSchema.safeParse({ kty: 'OKP', crv: 'Ed25519', x: entry.data.x });
     if (!pub.success) throw new BundleError('GATEWAY_KEYS_INVALID', 'a gateway key is not a valid Ed25519 public JWK');
+    const did = didKeyFromJwkX(pub.data.x);
+    if (entry.data.kid?.startsWith('did:') && entry.data.kid !== did) {
+      throw new BundleError('GATEWAY_KEYS_INVALID', `gateway JWKS kid ${entry.data.kid.slice(0, 80)} is not the did:key of its key`);
+    }
     const kid = entry.data.kid ?? (await thumbprint(pub.data));
     keys.set(kid, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: pub.data.x }, format: 'jwk' }));
+    dids.add(did);
   }
-  if (keys.size === 0) throw new BundleError('GATEWAY_KEYS_INVALID', 'the gateway JWKS holds no Ed25519 key');
-  return { keys, jwks: parsed.data };
+  if (keys.size === 0 && dids.size === 0) throw new BundleError('GATEWAY_KEYS_INVALID', 'the gateway JWKS holds no Ed25519 key');
+  return { keys, dids, jwks: parsed.data };
 }
 
-export async function loadGatewayKeys(path: string): Promise<GatewayKeys> {
+/** A JWKS naming each did:key signer (kid = the did): the informative copy written beside claw receipts. */
+function didJwks(dids: string[]): { keys: unknown[] } {
+  return { keys: [...new Set(dids)].sort().map((did) => ({ kty: 'OKP', crv: 'Ed25519', x: b64uEncode(publicKeyFromDidKey(did)), kid: did, use: 'sig' })) };
+}
+
+export async function loadGatewayKeys(path: string | undefined, extraDids: readonly string[] = []): Promise<GatewayKeys> {
   let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new BundleError('GATEWAY_KEYS_INVALID', `cannot read the gateway JWKS ${path}`);
+  if (path !== undefined) {
+    try {
+      json = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      throw new BundleError('GATEWAY_KEYS_INVALID', `cannot read the gateway keys ${path}`);
+    }
   }
-  return parseGatewayKeys(json);
+  return parseGatewayKeys(json, extraDids);
 }
 
 const hashLike = z.string().min(8).max(256);
@@ -94,7 +153,7 @@ export function verifyGatewayText(text: string, keys: GatewayKeys): { entries: G
       problems.push({ line, code: 'GATEWAY_TRUNCATED', message: 'the last line is incomplete (no final newline)' });
       return;
     }
-    const result = verifyGatewayLine(raw.trim(), keys);
+    const result = raw.trim().startsWith('{') ? verifyClawReceipt(raw.trim(), keys) : verifyGatewayLine(raw.trim(), keys);
     if ('code' in result) problems.push({ line, ...result });
     else entries.push({ line, ...result });
   });
@@ -125,6 +184,11 @@ function verifyGatewayLine(jws: string, keys: GatewayKeys): LineResult {
 export function readGatewayEntries(text: string): GatewayEntry[] {
   const entries: GatewayEntry[] = [];
   text.split('\n').forEach((raw, i) => {
+    if (raw.trim().startsWith('{')) {
+      const claw = decodeClawReceipt(raw.trim());
+      if (!('code' in claw)) entries.push({ line: i + 1, ...claw.entry });
+      return;
+    }
     const parts = raw.trim().split('.');
     if (parts.length !== 3) return;
     const header = decodeHeader(parts[0] as string);
@@ -192,6 +256,45 @@ export interface ImportedGateway {
   jwksPath: string;
   count: number;
   entries: GatewayEntry[];
+  /** clawproxy receipts taken from a pretty-printed JSON response and written compactly (key order and values kept). */
+  reserialized?: number;
+}
+
+/** Where clawproxy receipt envelopes live in a bundle, one per line, bytes as clawproxy wrote them (the Claw export reads it). */
+export const CLAW_RECEIPTS_FILE = `${BUNDLE.gateway}/claw-receipts.jsonl`;
+
+/**
+ * Verify clawproxy receipt envelopes and add them to gateway/claw-receipts.jsonl (appended: several imports
+ * before the seal accumulate; a receipt id seen twice is refused). All or nothing, like the JWS import.
+ */
+function importClawReceipts(bundleDir: string, sourceName: string, claw: { lines: string[]; reserialized: number }, keys: GatewayKeys): ImportedGateway {
+  if (claw.lines.length === 0) throw new BundleError('GATEWAY_INVALID', `${sourceName}: no clawproxy receipt envelope found`);
+  const file = join(bundleDir, CLAW_RECEIPTS_FILE);
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const seen = new Set(readGatewayEntries(existing).map((e) => e.receipt_id).filter((id): id is string => id !== undefined));
+  const entries: GatewayEntry[] = [];
+  const problems: GatewayProblem[] = [];
+  claw.lines.forEach((text, i) => {
+    const result = verifyClawReceipt(text, keys);
+    if ('code' in result) problems.push({ line: i + 1, ...result });
+    else if (result.receipt_id !== undefined && seen.has(result.receipt_id)) {
+      problems.push({ line: i + 1, code: 'GATEWAY_DUPLICATE', message: `receipt ${result.receipt_id.slice(0, 80)} is already in the bundle (replayed)` });
+    } else {
+      if (result.receipt_id !== undefined) seen.add(result.receipt_id);
+      entries.push({ line: i + 1, ...result });
+    }
+  });
+  const first = problems[0];
+  if (first) {
+    throw new BundleError('GATEWAY_INVALID', `${sourceName}:${first.line}: ${first.code}: ${first.message}`, { problems });
+  }
+  const jwksPath = gatewayJwksPath(CLAW_RECEIPTS_FILE);
+  const signers = new Set([...gatewayKids(existing), ...entries.map((e) => e.kid)]);
+  // Informative only: verify checks against the auditor's own keys, never this copy.
+  writeFileAtomic(join(bundleDir, jwksPath), `${JSON.stringify(didJwks([...signers]), null, 2)}\n`);
+  const prefix = existing === '' || existing.endsWith('\n') ? existing : `${existing}\n`;
+  writeFileAtomic(join(bundleDir, CLAW_RECEIPTS_FILE), `${prefix}${claw.lines.join('\n')}\n`);
+  return { path: CLAW_RECEIPTS_FILE, jwksPath, count: entries.length, entries, ...(claw.reserialized > 0 ? { reserialized: claw.reserialized } : {}) };
 }
 
 /**
@@ -208,6 +311,8 @@ export function importGatewayReceipts(bundleDir: string, source: string, options
   } catch {
     throw new BundleError('GATEWAY_INVALID', `cannot read ${source}`);
   }
+  const claw = extractClawproxyReceipts(text);
+  if (claw) return importClawReceipts(bundleDir, basename(source), claw, options.keys);
   const { entries, problems } = verifyGatewayText(text, options.keys);
   const first = problems[0];
   if (first) {
@@ -227,6 +332,11 @@ export function importGatewayReceipts(bundleDir: string, source: string, options
 export function gatewayKids(text: string): string[] {
   const kids = new Set<string>();
   for (const line of text.split('\n')) {
+    if (line.trim().startsWith('{')) {
+      const claw = decodeClawReceipt(line.trim());
+      if (!('code' in claw)) kids.add(claw.entry.kid);
+      continue;
+    }
     const h = line.trim().split('.')[0];
     if (!h) continue;
     try {
@@ -237,4 +347,17 @@ export function gatewayKids(text: string): string[] {
     }
   }
   return [...kids].sort();
+}
+
+/** What the bundle's informative key copy lists that the verifier's own key set does not (a warning, never a key). */
+export function gatewayCopyNotes(path: string, jwksPath: string, bytes: Uint8Array, own: GatewayKeys): string[] {
+  let listed: string[];
+  try {
+    const json = JSON.parse(new TextDecoder().decode(bytes)) as { keys?: Array<{ kid?: unknown; x?: unknown }> };
+    listed = (json.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : typeof k.x === 'string' ? [didKeyFromJwkX(k.x)] : []));
+  } catch {
+    return [`${jwksPath} (the bundle's copy of the gateway keys of ${path}) is not readable; it is informative only`];
+  }
+  const unknown = listed.filter((kid) => !own.keys.has(kid) && !own.dids.has(kid));
+  return unknown.length === 0 ? [] : [`${jwksPath} lists gateway key(s) your gateway key set does not trust: ${unknown.join(', ')} (informative only; receipts were checked against your keys)`];
 }

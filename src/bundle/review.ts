@@ -4,6 +4,7 @@ import { ALWAYS_APPROVAL, isWriteOperation, type Operation } from '../wpc/operat
 import type { Wpc } from '../wpc/schema.js';
 import { loadBundle, type BundleContents, type LoadedReceipt } from './contents.js';
 import { unclosedSessions } from './review-sessions.js';
+import { gatewayBindingExceptions } from './gateway-binding.js';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -216,6 +217,7 @@ export function reviewContents(contents: BundleContents, options: ReviewOptions 
   }
 
   exceptions.push(...unclosedSessions(contents));
+  exceptions.push(...gatewayBindingExceptions(contents));
 
   const rank = new Map<Severity, number>(SEVERITIES.map((s, i) => [s, i]));
   exceptions.sort((a, b) => (rank.get(a.severity) ?? 0) - (rank.get(b.severity) ?? 0));

@@ -8,7 +8,7 @@ import { wpcDocumentFromBytes } from '../wpc/document.js';
 import type { Wpc } from '../wpc/schema.js';
 import { verifyWpcSignature } from '../wpc/signature.js';
 import { readApprovals, type ApprovalRecord } from './approvals.js';
-import { parseGatewayKeys, verifyGatewayText, type GatewayKeys } from './gateway.js';
+import { gatewayCopyNotes, verifyGatewayText, type GatewayKeys } from './gateway.js';
 import { BUNDLE, gatewayJwksPath, isSealFile, listGatewayFiles } from './layout.js';
 import { parseManifest, verifyManifestSignature, type Manifest } from './manifest.js';
 import type { AddProblem } from './problems.js';
@@ -293,17 +293,14 @@ export async function checkGateway(
     if (sealed && jwksBytes && sealed.jwks_sha256 !== hashAddress(jwksBytes)) {
       add({ step: 'gateway', code: 'GATEWAY_KEYS_CHANGED', file: jwksPath, message: 'the gateway JWKS is not the one sealed' });
     }
-    let keys = gatewayTrust;
-    if (!keys) {
-      try {
-        if (!jwksBytes) throw new Error('missing');
-        keys = await parseGatewayKeys(JSON.parse(jwksBytes.toString('utf8')));
-        warnings.push(`${path} was checked against the JWKS copied into the bundle (${jwksPath}); pass --gateway-trust <jwks> for an independent check`);
-      } catch {
-        add({ step: 'gateway', code: 'GATEWAY_KEYS_MISSING', file: jwksPath, message: 'no usable gateway JWKS beside the receipts' });
-        continue;
-      }
+    // The bundle's copy of the gateway keys is informative only: a forger ships his own key there. Receipts are
+    // checked against the operator's or auditor's own key set, and without one they do not verify.
+    if (!gatewayTrust) {
+      add({ step: 'gateway', code: 'GATEWAY_TRUST_MISSING', file: path, message: 'no gateway key set of your own to check these receipts against: pass --gateway-trust, set CLAW_GATEWAY_TRUST or write $CLAW_HOME/gateway-trust.json (the bundle\'s copy is not trusted)' });
+      continue;
     }
+    const keys = gatewayTrust;
+    if (jwksBytes) warnings.push(...gatewayCopyNotes(path, jwksPath, jwksBytes, keys));
     const { entries, problems } = verifyGatewayText(bytes.toString('utf8'), keys);
     receipts += entries.length;
     for (const p of problems) add({ step: 'gateway', code: p.code, file: path, line: p.line, message: p.message });

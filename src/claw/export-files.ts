@@ -4,6 +4,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { loadBundle } from '../bundle/contents.js';
 import { BUNDLE, isSealed } from '../bundle/layout.js';
 import { verifyBundle } from '../bundle/verify.js';
+import type { GatewayKeys } from '../bundle/gateway.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import type { TrustStore } from '../keys/trust.js';
 import { fsyncDir, writeFileAtomic } from '../util/files.js';
@@ -18,6 +19,8 @@ export interface ExportClawOptions {
   key: SigningKey;
   /** The auditor-side trust the bundle must verify against before it is exported. */
   trust: TrustStore;
+  /** The auditor's own gateway keys: imported gateway receipts verify against these only (never the bundle's copy). */
+  gatewayTrust?: GatewayKeys;
   sideEffectReceipts?: boolean;
   omitUnboundGateway?: boolean;
   /** A copy of the export outside the bundle (`-o`); parts get `.part-NNN` before the extension. */
@@ -54,7 +57,7 @@ export async function exportClawBundle(bundleDir: string, options: ExportClawOpt
   if (!options.trust.get(options.key.kid, 'receipt')) {
     throw new ClawExportError('CLAW_EXPORT_BUNDLE_INVALID', `the receipt key ${options.key.kid} is not a trusted receipt key of --trust`);
   }
-  const verified = await verifyBundle(bundleDir, { trust: options.trust });
+  const verified = await verifyBundle(bundleDir, { trust: options.trust, ...(options.gatewayTrust ? { gatewayTrust: options.gatewayTrust } : {}) });
   // A stale earlier export is what this run replaces; every other problem refuses the export.
   const problems = verified.problems.filter((p) => p.step !== 'claw');
   if (problems.length > 0) {

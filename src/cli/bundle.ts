@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   BundleError,
   checkPlanAgainstJira,
@@ -63,8 +63,15 @@ function count(value: string | undefined, flag: string): number | undefined {
   return Number(value);
 }
 
-async function gatewayKeysOf(io: CliIo, path: string | undefined): Promise<GatewayKeys | undefined> {
-  return path === undefined ? undefined : loadGatewayKeys(resolve(io.cwd, path));
+/**
+ * The gateway keys verify and report check imported gateway receipts against: --gateway-trust, else
+ * CLAW_GATEWAY_TRUST, else the operator's own $CLAW_HOME/gateway-trust.json. Never the copy inside the bundle
+ * (whoever forged the receipts would ship his own key there): without one of these, gateway receipts do not verify.
+ */
+export async function gatewayKeysOf(io: CliIo, path: string | undefined): Promise<GatewayKeys | undefined> {
+  const own = join(homeOf(io).root, 'gateway-trust.json');
+  const chosen = path ?? io.env.CLAW_GATEWAY_TRUST ?? (existsSync(own) ? own : undefined);
+  return chosen === undefined ? undefined : loadGatewayKeys(resolve(io.cwd, chosen));
 }
 
 const sealSpec = {
@@ -325,22 +332,33 @@ export const bundleReportCommand: CommandSpec = {
 
 const importSpec = {
   name: 'bundle import-gateway',
-  summary: 'verify signed model-gateway receipts (one compact JWS per line) against the gateway JWKS and add them to an unsealed bundle',
-  usage: 'claw-jira bundle import-gateway <dir|job> <receipts.jsonl> --trust <jwks.json> [--name <name>] [--json]',
+  summary: 'verify model-gateway receipts (clawproxy envelopes: JSONL, a JSON response with _receipt_envelope, an SSE stream; or one compact JWS per line) and add them to an unsealed bundle',
+  usage: 'claw-jira bundle import-gateway <dir|job> <receipts> (--trust <jwks.json|allowlist.json> | --signer-did <did:key>...) [--name <name>] [--json]',
 };
 export const bundleImportGatewayCommand: CommandSpec = {
   ...importSpec,
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs(argv, { trust: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, {
+      trust: { type: 'string' },
+      'signer-did': { type: 'string', multiple: true },
+      name: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     if (values.help) return help(io, importSpec);
-    if (values.trust === undefined) throw new UsageError('--trust <jwks.json> is required: the gateway\'s public keys');
+    const dids = values['signer-did'] ?? [];
+    if (values.trust === undefined && dids.length === 0) {
+      throw new UsageError("--trust <jwks.json|allowlist.json> or --signer-did <did:key> is required: the gateway's keys you trust");
+    }
     const dir = bundleDir(io, positionals);
-    const source = resolve(io.cwd, requirePositional(positionals, 1, 'receipts.jsonl'));
-    const keys = (await gatewayKeysOf(io, values.trust)) as GatewayKeys;
+    const source = resolve(io.cwd, requirePositional(positionals, 1, 'receipts'));
+    const keys = await loadGatewayKeys(values.trust === undefined ? undefined : resolve(io.cwd, values.trust), dids);
     try {
       const imported = importGatewayReceipts(dir, source, { keys, ...(values.name ? { name: values.name } : {}) });
-      if (values.json) io.out(JSON.stringify({ path: imported.path, jwks_path: imported.jwksPath, count: imported.count }));
-      else io.out(`imported ${imported.count} gateway receipt(s) into ${imported.path} (keys: ${imported.jwksPath})`);
+      if (values.json) io.out(JSON.stringify({ path: imported.path, jwks_path: imported.jwksPath, count: imported.count, reserialized: imported.reserialized ?? 0 }));
+      else {
+        io.out(`imported ${imported.count} gateway receipt(s) into ${imported.path} (keys: ${imported.jwksPath})`);
+        if (imported.reserialized) io.err(`note: ${imported.reserialized} receipt(s) came from a pretty-printed JSON response and were written compactly (key order and values unchanged)`);
+      }
       return EXIT.ok;
     } catch (error) {
       // Receipts that do not verify are a failed check, not a failure to run.

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { resolveBundleDir } from '../bundle/layout.js';
 import { ClawError } from '../util/errors.js';
 import { exportClawBundle } from '../claw/export-files.js';
+import { gatewayKeysOf } from './bundle.js';
 import { verifyClawBundle } from '../claw/verify-bundle.js';
 import { runAnchorEvent } from '../claw/run-anchor.js';
 import { ensureRunId } from '../claw/run-id.js';
@@ -18,11 +19,12 @@ import { EXIT, UsageError, type CommandSpec } from './io.js';
 export const bundleExportClawCommand: CommandSpec = {
   name: 'bundle export-claw',
   summary: 'export a sealed bundle as a Clawsig proof bundle v1 (signed by the receipt key as did:key) and its trust_pulse.v1 summary',
-  usage: 'claw-jira bundle export-claw <dir|job> [-o bundle.json] [--trust <trust.json>] [--side-effect-receipts] [--omit-unbound-gateway] [--json]',
+  usage: 'claw-jira bundle export-claw <dir|job> [-o bundle.json] [--trust <trust.json>] [--gateway-trust <keys.json>] [--side-effect-receipts] [--omit-unbound-gateway] [--json]',
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {
       output: { type: 'string', short: 'o' },
       trust: { type: 'string' },
+      'gateway-trust': { type: 'string' },
       'side-effect-receipts': { type: 'boolean' },
       'omit-unbound-gateway': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -31,9 +33,11 @@ export const bundleExportClawCommand: CommandSpec = {
     const dir = resolveBundleDir(requirePositional(positionals, 0, 'dir'), io.cwd, home);
     const key = await loadSigningKey(home, 'receipt');
     const trust = await loadTrust(home, trustFileOf(io, home, values.trust));
+    const gatewayTrust = await gatewayKeysOf(io, values['gateway-trust']);
     const result = await exportClawBundle(dir, {
       key,
       trust,
+      ...(gatewayTrust ? { gatewayTrust } : {}),
       sideEffectReceipts: values['side-effect-receipts'] === true,
       omitUnboundGateway: values['omit-unbound-gateway'] === true,
       ...(values.output ? { output: resolve(io.cwd, values.output) } : {}),

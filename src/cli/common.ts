@@ -6,10 +6,9 @@ import { loadSigningKey, loadTrust } from '../keys/store.js';
 import type { KeyRole } from '../keys/roles.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { TrustStore } from '../keys/trust.js';
-import { HASH_ADDRESS } from '../util/canonical.js';
 import { ClawError } from '../util/errors.js';
 import { parseWpcJson, wpcDocument, type WpcDocument } from '../wpc/document.js';
-import { WpcRegistry, registryBackend } from '../wpc/registry.js';
+import { WpcRegistry, isWpcAddress, registryBackend } from '../wpc/registry.js';
 import { UsageError, type CliIo } from './io.js';
 
 /**
@@ -82,7 +81,7 @@ export async function loadWpcArg(
   registryFlag?: string,
   trustFlag?: string,
 ): Promise<WpcDocument & { verified: boolean }> {
-  if (HASH_ADDRESS.test(arg) && !existsSync(resolve(io.cwd, arg))) {
+  if (isWpcAddress(arg) && !existsSync(resolve(io.cwd, arg))) {
     const trust = await loadTrust(home, trustFileOf(io, home, trustFlag));
     const registry = new WpcRegistry(registryBackend(registryLocation(io, home, registryFlag)), trust);
     return { ...(await registry.get(arg)), verified: true };

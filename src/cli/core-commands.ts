@@ -10,11 +10,14 @@ import { signRevocationList } from '../cst/revocation.js';
 import { writeFileAtomic } from '../util/files.js';
 import { diffWpc } from '../wpc/diff.js';
 import { parseWpcJson, wpcDocument } from '../wpc/document.js';
-import { LocalRegistryBackend, WpcRegistry, registryBackend } from '../wpc/registry.js';
+import { LocalRegistryBackend, WpcRegistry, b64uAddress, registryBackend } from '../wpc/registry.js';
+import { clawWpcForm } from '../claw/clawcontrols.js';
+import { didKeyFromJwkX } from '../claw/did-key.js';
+import { jcsHashB64u } from '../claw/hash.js';
 import { signWpcHash } from '../wpc/signature.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { homeOf, loadWpcArg, readTextFile, registryLocation, signingKey, trustOf } from './common.js';
-import { EXIT, type CommandSpec } from './io.js';
+import { EXIT, UsageError, type CommandSpec } from './io.js';
 
 export const initCommand: CommandSpec = {
   name: 'init',
@@ -113,15 +116,57 @@ export const wpcLintCommand: CommandSpec = {
 
 export const wpcHashCommand: CommandSpec = {
   name: 'wpc hash',
-  summary: 'print the sha256:<hex> address of a WPC (hash of its RFC 8785 canonical bytes)',
-  usage: 'claw-jira wpc hash <file> [--canonical]',
+  summary: 'print both address forms of a WPC (sha256:<hex>, then the same digest as Claw base64url); of a Claw WPC v1 form, its clawcontrols address too',
+  usage: 'claw-jira wpc hash <file> [--canonical | --claw-form [--registry <dir>] [--trust <file>]] [--json]',
   async run(argv, io) {
-    const { values, positionals } = parseCommandArgs(argv, { canonical: { type: 'boolean' } });
-    const document = wpcDocument(parseWpcJson(readTextFile(io, requirePositional(positionals, 0, 'file'), 'WPC file')));
-    io.out(values.canonical ? canonicalJson(document.source) : document.hash);
+    const { values, positionals } = parseCommandArgs(argv, {
+      canonical: { type: 'boolean' },
+      'claw-form': { type: 'boolean' },
+      registry: { type: 'string' },
+      trust: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const value = parseWpcJson(readTextFile(io, requirePositional(positionals, 0, 'file'), 'WPC file'));
+    // A Claw WPC v1 (or the {"wpc": …} body POSTed to clawcontrols) is addressed by its own JCS hash.
+    const claw = carriedClawWpc(value);
+    const document = wpcDocument(claw ? claw.carried : value);
+    if (values.canonical) {
+      io.out(canonicalJson(document.source));
+      return EXIT.ok;
+    }
+    if (values['claw-form']) {
+      // The Claw form carries the author's signature: the WPC must be signed in the registry.
+      const home = homeOf(io);
+      const registry = new WpcRegistry(registryBackend(registryLocation(io, home, values.registry)), await trustOf(io, home, values.trust));
+      const verified = await registry.get(document.hash);
+      const key = registry.trust.get(verified.signer.kid, 'policy');
+      if (!key) throw new UsageError('the WPC signer is not a policy key of the trust file');
+      const form = clawWpcForm(verified, didKeyFromJwkX(key.publicJwk.x));
+      io.err(`clawcontrols address (policy_hash_b64u) ${jcsHashB64u(form)}`);
+      io.out(JSON.stringify({ wpc: form }));
+      return EXIT.ok;
+    }
+    const forms = { sha256: document.hash, b64u: b64uAddress(document.hash), ...(claw ? { clawcontrols: jcsHashB64u(claw.form) } : {}) };
+    if (values.json) io.out(JSON.stringify(forms));
+    else {
+      io.out(forms.sha256);
+      io.out(forms.b64u);
+      if (forms.clawcontrols) io.out(forms.clawcontrols);
+    }
     return EXIT.ok;
   },
 };
+
+/** The Jira WPC inside a Claw WPC v1 form (bare, or as the `{"wpc": …}` registry body), if the value is one. */
+function carriedClawWpc(value: unknown): { form: unknown; carried: unknown } | undefined {
+  const record = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const top = record(value);
+  const form = top && 'wpc' in top && Object.keys(top).length === 1 ? record(top.wpc) : top;
+  if (form?.policy_version !== '1') return undefined;
+  const carried = record(record(form.metadata)?.claw_jira)?.wpc;
+  if (carried === undefined) throw new UsageError('this Claw WPC v1 carries no claw-jira WPC (metadata.claw_jira.wpc)');
+  return { form, carried };
+}
 
 export const wpcSignCommand: CommandSpec = {
   name: 'wpc sign',

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { loadServerConfig, type ServerConfig } from '../config/server-config.js';
 import type { CstVerifier } from '../cst/verify.js';
 import type { JiraClient } from '../jira/client.js';
+import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { TokenReader } from '../gate/token-source.js';
 import { readKillSwitch } from '../gate/kill-switch.js';
 import { wireGate } from '../gate/wiring.js';
@@ -47,7 +48,7 @@ export const doctorCommand: CommandSpec = {
       if (wiring.receiptKey) add('receipt key', 'ok', wiring.receiptKey.kid);
       const wpc = wiring.wpc;
       if (wpc) add('WPC', 'ok', `${wpc.hash} verified, signed by ${wpc.signer.kid}`);
-      if (wiring.verifier && wpc) await checkToken(config, wpc, wiring.verifier, add);
+      if (wiring.verifier && wpc) await checkToken(config, wpc, wiring.verifier, wiring.scopeVerifier, add);
       if (wiring.jira && config.jira) await checkJira(config, wiring.jira, add);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
@@ -80,14 +81,15 @@ export const doctorCommand: CommandSpec = {
 
 type Add = (check: string, status: Check['status'], detail: string) => void;
 
-async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstVerifier, add: Add): Promise<void> {
+async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstVerifier, scopeVerifier: ClawscopeVerifier | undefined, add: Add): Promise<void> {
   try {
     const token = new TokenReader(config.token).current();
     if (token === undefined) {
       add('CST', wpc.policy.runtime.require_cst ? 'FAIL' : 'warn', 'no token (CLAW_CST_FILE or CLAW_CST)');
       return;
     }
-    const verified = await verifier.verify(token, wpc);
+    // A clawscope token (CLAW_SCOPE_URL set) is checked by its own lane, introspection included.
+    const verified = scopeVerifier && isClawscopeToken(token) ? await scopeVerifier.verify(token, wpc) : await verifier.verify(token, wpc);
     const remaining = verified.claims.exp - Math.floor(Date.now() / 1000);
     add('CST', remaining < 60 ? 'warn' : 'ok', `jti ${verified.claims.jti}, ${remaining}s left, scope ${verified.claims.scope.operations.join(',')} on ${verified.claims.scope.projects.join(',')}`);
   } catch (error) {

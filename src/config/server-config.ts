@@ -4,6 +4,8 @@ import { describeError, isClawError } from '../util/errors.js';
 import { loadJiraConfig, type JiraConfig } from '../jira/config.js';
 import { clawHome, defaultAdminRoot, type ClawHome } from './home.js';
 import { settingPath, type PathOptions } from './paths.js';
+import { loadClawscopeConfig, type ClawscopeConfig } from '../claw/clawscope-config.js';
+import { isWpcAddress } from '../wpc/registry.js';
 
 /** A setting that is missing or wrong: named by its variable, never by its value (it may be a secret). */
 export interface ConfigProblem {
@@ -31,6 +33,8 @@ export interface ServerConfig {
   requireSeparateUser?: boolean;
   /** CLAW_MAX_PENDING_APPROVALS: approval requests one job may have waiting (default 20). */
   maxPendingApprovals?: number;
+  /** The clawscope token lane (CLAW_SCOPE_*), when CLAW_SCOPE_URL is set. */
+  clawscope: ClawscopeConfig | undefined;
 }
 
 export interface LoadedServerConfig {
@@ -76,7 +80,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd?: str
 
   const wpcHash = get('CLAW_WPC') ?? '';
   if (wpcHash === '') problems.push({ variable: 'CLAW_WPC', message: 'is not set: name the WPC in force by its sha256:<hex> address' });
-  else if (!HASH_ADDRESS.test(wpcHash)) problems.push({ variable: 'CLAW_WPC', message: 'is not a sha256:<64 hex> address' });
+  else if (!isWpcAddress(wpcHash)) problems.push({ variable: 'CLAW_WPC', message: 'is not a sha256:<64 hex> or 43-character base64url address' });
 
   const tokenFile = get('CLAW_CST_FILE');
   const tokenValue = get('CLAW_CST');
@@ -143,6 +147,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, cwd?: str
       jira,
       requireSeparateUser: separate === '1',
       ...(maxPendingApprovals !== undefined ? { maxPendingApprovals } : {}),
+      clawscope: loadClawscopeConfig(get, problems),
     },
     problems,
   };

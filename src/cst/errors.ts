@@ -19,7 +19,9 @@ export const CST_ERROR_CODES = [
   'CST_REPLAYED',
   'CST_REPLAY_STORE_UNAVAILABLE',
 ] as const;
-export type CstErrorCode = (typeof CST_ERROR_CODES)[number];
+/** Codes only the clawscope lane produces (src/claw/clawscope.ts); it reuses every code above for its twins. */
+export const CLAWSCOPE_CST_ERROR_CODES = ['CST_INACTIVE', 'CST_SCOPE_UNMAPPABLE'] as const;
+export type CstErrorCode = (typeof CST_ERROR_CODES)[number] | (typeof CLAWSCOPE_CST_ERROR_CODES)[number];
 
 export class CstError extends ClawError {
   declare readonly code: CstErrorCode;

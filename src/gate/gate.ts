@@ -7,6 +7,7 @@ import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
 import type { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
 import type { CstVerifier, VerifiedCst } from '../cst/verify.js';
+import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
 import { ReceiptLog } from '../receipts/log.js';
@@ -86,6 +87,8 @@ export class Gate {
   #wpcChanged = false;
   #log: ReceiptLog | undefined;
   #verifier: CstVerifier | undefined;
+  /** The clawscope lane (CLAW_SCOPE_URL), beside claw-jira's own CSTs. */
+  #scopeVerifier: ClawscopeVerifier | undefined;
   #tokens: TokenReader;
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
@@ -137,6 +140,7 @@ export class Gate {
     this.#verifier = wiring.verifier;
     this.#jira = wiring.jira;
     this.#journal = wiring.journal;
+    this.#scopeVerifier = wiring.scopeVerifier;
     const receiptKey = wiring.receiptKey;
     // The bundle and the receipt log come last but do not depend on the rest: a misconfigured server still
     // leaves receipts of the calls it refused, when it can (never when its own folders are in doubt).
@@ -476,6 +480,8 @@ export class Gate {
       if (wpc.policy.runtime.require_cst) throw new CstError('CST_MISSING', 'no token: set CLAW_CST_FILE (or CLAW_CST) for this server');
       return undefined;
     }
+    // The token's own header picks the lane; each lane then checks everything against its own pinned keys.
+    if (this.#scopeVerifier && isClawscopeToken(token)) return this.#scopeVerifier.verify(token, wpc);
     return (this.#verifier as CstVerifier).verify(token, wpc);
   }
 

@@ -6,6 +6,8 @@ import { checkStrictModes, unsafeStat, type TrustedPath } from '../config/strict
 import { ReplayStore } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier } from '../cst/verify.js';
+import type { ClawscopeVerifier } from '../claw/clawscope.js';
+import { openClawscopeLane } from '../claw/clawscope-config.js';
 import { StateJournal, journalFileOf } from '../state/journal.js';
 import { journalRevocationAnchor } from '../state/revocation-anchor.js';
 import { JiraClient, type JiraClientOptions } from '../jira/client.js';
@@ -49,6 +51,8 @@ export interface GateWiring {
   /** The registry file the WPC came from, when local: the gate refuses calls once it changes. */
   wpcFile?: string;
   verifier?: CstVerifier;
+  /** The clawscope token lane (CLAW_SCOPE_URL set): tokens whose `typ` is `JWT` are verified by it. */
+  scopeVerifier?: ClawscopeVerifier;
   /** The server's signed state journal (approvals used, budget spent, newest revocation list and kill switch). */
   journal?: StateJournal;
   jira?: JiraClient;
@@ -146,6 +150,17 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
         ...(options.now ? { now: options.now } : {}),
       }),
     );
+  }
+  const clawscope = config.clawscope;
+  if (clawscope && wiring.wpc && config.job) {
+    const lane = {
+      audience: config.audience,
+      job: config.job,
+      replay: new ReplayStore(options.replayDir ?? config.home.replayDir),
+      clockSkewSeconds: config.clockSkewSeconds,
+      now: options.now ?? (() => new Date()),
+    };
+    wiring.scopeVerifier = await attempt('clawscope', 'CLAWSCOPE_KEYS_INVALID', () => openClawscopeLane(clawscope, lane));
   }
   if (options.jira) wiring.jira = options.jira;
   else if (config.jira) {

@@ -8,7 +8,13 @@ export type WpcErrorCode =
   | 'WPC_HASH_MISMATCH'
   | 'WPC_SIGNATURE_INVALID'
   | 'WPC_UNTRUSTED_SIGNER'
-  | 'WPC_CHANGED';
+  | 'WPC_CHANGED'
+  // clawcontrols registry (src/claw/clawcontrols.ts)
+  | 'WPC_ENVELOPE_INVALID'
+  | 'WPC_REGISTRY_SIGNER_NOT_ALLOWED'
+  | 'WPC_REGISTRY_SIGNATURE_INVALID'
+  | 'WPC_AUTHOR_SIGNATURE_MISSING'
+  | 'WPC_ISSUER_MISMATCH';
 
 export class WpcError extends ClawError {
   declare readonly code: WpcErrorCode;

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import ky from 'ky';
 import { HASH_ADDRESS } from '../util/canonical.js';
 import { writeFileAtomic } from '../util/files.js';
+import { isCanonicalBase64url } from '../keys/base64url.js';
+import { clawControlsFromLocation } from '../claw/clawcontrols.js';
+import { didKeyFromJwkX } from '../claw/did-key.js';
 import type { TrustStore } from '../keys/trust.js';
 import { wpcDocumentFromBytes, type WpcDocument } from './document.js';
 import { WpcError } from './errors.js';
@@ -12,17 +15,59 @@ import { verifyWpcSignature, type WpcSignaturePayload } from './signature.js';
 export interface VerifiedWpc extends WpcDocument {
   readonly signature: string;
   readonly signer: WpcSignaturePayload;
+  /** Set when the WPC came from a clawcontrols registry: its Claw WPC v1 address and the registry that signed it. */
+  readonly claw?: { readonly policy_hash_b64u: string; readonly registry_did: string };
 }
 
-/** Raw storage by address. Backends only move bytes; all checking happens in `WpcRegistry`. */
+/** A WPC found by an address that is not its own hash (clawcontrols: the hash of its Claw WPC v1 form). */
+export interface ResolvedWpc {
+  bytes: Uint8Array;
+  signature: string;
+  /** `sha256:<hex>` of the carried WPC's canonical bytes. */
+  hash: string;
+  /** The author the wrapper claims (`issuer_did`): must be the did:key of the policy key that signed. */
+  issuerDid: string;
+  claw: { policy_hash_b64u: string; registry_did: string };
+}
+
+/** Raw storage by address. Backends only move bytes; all checking of the WPC itself happens in `WpcRegistry`. */
 export interface RegistryBackend {
   readonly location: string;
   get(hex: string): Promise<{ bytes: Uint8Array; signature: string } | undefined>;
+  /** Backends that address WPCs by something else than their hash resolve the address themselves. */
+  resolve?(address: string): Promise<ResolvedWpc | undefined>;
+}
+
+/**
+ * A WPC has one SHA-256 digest (of its RFC 8785 bytes) written two ways: claw-jira's `sha256:<hex>` and the
+ * Claw protocol's unpadded base64url (`policy_hash_b64u` form, 43 characters). Both are accepted wherever an
+ * address is; a clawcontrols registry also knows the WPC by the hash of its Claw WPC v1 form (`claw` below).
+ */
+export const B64U_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
+
+export function isWpcAddress(address: string): boolean {
+  return HASH_ADDRESS.test(address) || (B64U_ADDRESS.test(address) && isCanonicalBase64url(address));
 }
 
 export function addressHex(hash: string): string {
-  if (!HASH_ADDRESS.test(hash)) throw new WpcError('WPC_NOT_FOUND', `not a WPC address: ${hash.slice(0, 80)}`);
-  return hash.slice('sha256:'.length);
+  if (HASH_ADDRESS.test(hash)) return hash.slice('sha256:'.length);
+  if (B64U_ADDRESS.test(hash) && isCanonicalBase64url(hash)) return Buffer.from(hash, 'base64url').toString('hex');
+  throw new WpcError('WPC_NOT_FOUND', `not a WPC address (sha256:<hex> or 43-character base64url): ${hash.slice(0, 80)}`);
+}
+
+/** `sha256:<hex>` for either form. */
+export function hexAddress(address: string): string {
+  return `sha256:${addressHex(address)}`;
+}
+
+/** The base64url form of an address (the same digest). */
+export function b64uAddress(address: string): string {
+  return Buffer.from(addressHex(address), 'hex').toString('base64url');
+}
+
+/** Every Claw-form hash that names this WPC: its digest in base64url and, from clawcontrols, its Claw WPC v1 hash. */
+export function wpcClawAddresses(wpc: VerifiedWpc): string[] {
+  return [b64uAddress(wpc.hash), ...(wpc.claw ? [wpc.claw.policy_hash_b64u] : [])];
 }
 
 export class LocalRegistryBackend implements RegistryBackend {
@@ -94,7 +139,10 @@ export class HttpRegistryBackend implements RegistryBackend {
   }
 }
 
+/** A folder, a static HTTPS host, or a clawcontrols base URL whose fragment pins its did:key (`https://…#did:key:z…`). */
 export function registryBackend(location: string): RegistryBackend {
+  const clawcontrols = clawControlsFromLocation(location);
+  if (clawcontrols) return clawcontrols;
   return /^https?:\/\//i.test(location) ? new HttpRegistryBackend(location) : new LocalRegistryBackend(location);
 }
 
@@ -107,16 +155,33 @@ export class WpcRegistry {
     readonly trust: TrustStore,
   ) {}
 
-  async get(hash: string): Promise<VerifiedWpc> {
-    const cached = this.#cache.get(hash);
+  /** By `sha256:<hex>` or its base64url form; from clawcontrols by the Claw WPC v1 hash. */
+  async get(address: string): Promise<VerifiedWpc> {
+    const cached = this.#cache.get(address);
     if (cached) return cached;
-    const stored = await this.backend.get(addressHex(hash));
-    if (!stored) throw new WpcError('WPC_NOT_FOUND', `WPC ${hash} is not in the registry at ${this.backend.location}`);
+    let stored: { bytes: Uint8Array; signature: string } | undefined;
+    let hash: string;
+    let resolved: ResolvedWpc | undefined;
+    if (this.backend.resolve) {
+      resolved = await this.backend.resolve(address);
+      stored = resolved;
+      hash = resolved?.hash ?? address;
+    } else {
+      hash = hexAddress(address);
+      stored = await this.backend.get(addressHex(hash));
+    }
+    if (!stored) throw new WpcError('WPC_NOT_FOUND', `WPC ${address} is not in the registry at ${this.backend.location}`);
     const document = wpcDocumentFromBytes(stored.bytes, hash);
     if (stored.signature.trim() === '') throw new WpcError('WPC_SIGNATURE_INVALID', `WPC ${hash} has no signature`);
     const signer = await verifyWpcSignature(stored.signature, hash, this.trust);
-    const verified: VerifiedWpc = { ...document, signature: stored.signature.trim(), signer };
-    this.#cache.set(hash, verified);
+    if (resolved) {
+      const key = this.trust.get(signer.kid, 'policy');
+      if (!key || didKeyFromJwkX(key.publicJwk.x) !== resolved.issuerDid) {
+        throw new WpcError('WPC_ISSUER_MISMATCH', 'the Claw WPC names another issuer_did than the policy key that signed it');
+      }
+    }
+    const verified: VerifiedWpc = { ...document, signature: stored.signature.trim(), signer, ...(resolved ? { claw: resolved.claw } : {}) };
+    this.#cache.set(address, verified);
     return verified;
   }
 }

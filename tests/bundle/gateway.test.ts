@@ -87,10 +87,10 @@ describe('bundle import-gateway', () => {
     expect(sealed.manifest.gateway).toEqual([expect.objectContaining({ path: 'gateway/clawproxy.jsonl', count: 3, kids: ['gw-2025-q1'] })]);
     expect(sealed.manifest.keys.gateway).toEqual(['gw-2025-q1']);
 
+    // The JWKS copied into the bundle is informative only: without the auditor's own gateway keys, no verdict.
     const selfChecked = await verifyBundle(built.dir, { trust: env.trust });
-    expect(selfChecked.ok).toBe(true);
-    expect(selfChecked.summary.gateway_receipts).toBe(3);
-    expect(selfChecked.warnings.some((w) => w.includes('--gateway-trust'))).toBe(true);
+    expect(selfChecked.ok).toBe(false);
+    expect(selfChecked.problems).toEqual([expect.objectContaining({ step: 'gateway', code: 'GATEWAY_TRUST_MISSING', file: 'gateway/clawproxy.jsonl' })]);
     const independent = await verifyBundle(built.dir, { trust: env.trust, gatewayTrust: keys });
     expect(independent.ok).toBe(true);
     expect(independent.warnings.some((w) => w.includes('--gateway-trust'))).toBe(false);
