@@ -7,6 +7,7 @@ import type { KeyRole } from '../keys/roles.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { TrustStore } from '../keys/trust.js';
 import { ClawError } from '../util/errors.js';
+import { ensureDir } from '../util/files.js';
 import { parseWpcJson, wpcDocument, type WpcDocument } from '../wpc/document.js';
 import { WpcRegistry, isWpcAddress, registryBackend } from '../wpc/registry.js';
 import { UsageError, type CliIo } from './io.js';
@@ -97,6 +98,8 @@ export async function trustOf(io: CliIo, home: ClawHome, flag?: string): Promise
 export async function adminEvent(io: CliIo, home: ClawHome, event: { type: string; [key: string]: unknown }): Promise<string | undefined> {
   try {
     const key = await loadSigningKey(home, 'receipt');
+    // Private like every other folder of the home (the log makes its own files inside it).
+    ensureDir(`${home.root}/admin`);
     const log = ReceiptLog.open({ bundleDir: `${home.root}/admin`, job: 'admin', server: 'cli', key });
     try {
       return log.append({ kind: 'event', time: new Date().toISOString(), event: { ...event, by: io.env.USER ?? 'unknown' } }).hash;

@@ -322,6 +322,8 @@ describe('file modes', () => {
         // The receipt log's own file mode belongs to the receipt log (see its own tests).
         .filter((entry) => !entry.startsWith('receipts'));
       expect(entries.length).toBeGreaterThan(4);
+      // The admin CLI's own receipts folder (approve receipts the signature there).
+      expect(statSync(join(world.home, 'admin')).mode & 0o777).toBe(0o700);
       for (const entry of entries) expect(entry).toMatch(/ (600|700)$/);
     } finally {
       await world.close();

@@ -5,15 +5,18 @@
  * root and `useradd` works); elsewhere it says why it skips.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
-import { CLI_BIN, World, callTool, toolNames, type Connected } from './harness.js';
+import { CLI_BIN, SERVER_BIN, World, callTool, toolNames, type Connected } from './harness.js';
 
 const isRoot = process.getuid?.() === 0;
 const tools = ['useradd', 'userdel', 'setpriv'].every((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0);
 const canRun = isRoot && tools && process.platform === 'linux';
+const hasSudo = canRun && spawnSync('sh', ['-c', 'command -v sudo && command -v visudo']).status === 0;
+if (canRun && !hasSudo) process.stderr.write('separate-user.test.ts: the sudo launcher case is skipped: sudo/visudo not installed (.ci/run installs it)\n');
 if (!canRun) {
   process.stderr.write(`separate-user.test.ts: skipped: needs root with useradd, userdel and setpriv (${isRoot ? 'missing tools' : 'not root'})\n`);
 }
@@ -149,5 +152,109 @@ describe.skipIf(!canRun)('separate-user deployment: the agent user cannot walk a
     expect(await toolNames(server)).toContain('jira_get_issue');
     await server.close();
     expect(existsSync(jiraTokenFile)).toBe(true);
+  });
+});
+
+describe.skipIf(!hasSudo)('separate-user deployment through sudo, with README\'s launcher and sudoers rule', () => {
+  let sim: RunningSimulator;
+  let world: World;
+  let claw: User;
+  let agent: User;
+  let decoy: Server;
+  let decoyHits = 0;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const sudoers = `/etc/sudoers.d/claw-jira-test-${suffix}`;
+  const launcher = { read: '', write: '' };
+  let marker = '';
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, seed: 4 });
+    claw = addUser(`claw-s${suffix}`);
+    agent = addUser(`agent-s${suffix}`);
+    world = await World.create({ wpc: 'seed.json', sim, job: 'sudo-job' });
+    chmodSync(world.dir, 0o755);
+    writeFileSync(join(world.home, 'secrets', 'jira-api-token'), `${SIM_USERS.agent.apiToken}\n`, { mode: 0o600 });
+    spawnSync('chown', ['-R', `${claw.uid}:${claw.gid}`, world.home]);
+    await world.issueToken([], join(world.home, 'tokens', 'sudo-job.cst'));
+    // A server the agent would like the Jira token sent to.
+    decoy = createServer((_request, response) => {
+      decoyHits++;
+      response.end('{}');
+    });
+    await new Promise<void>((resolve) => decoy.listen(0, '127.0.0.1', resolve));
+    // Step 3: root-owned launchers that fix every setting the agent must not choose.
+    const libexec = join(world.dir, 'libexec');
+    mkdirSync(libexec, { mode: 0o755 });
+    for (const which of ['read', 'write'] as const) {
+      launcher[which] = join(libexec, which);
+      writeFileSync(
+        launcher[which],
+        [
+          '#!/bin/sh',
+          `export CLAW_HOME=${world.home} CLAW_REQUIRE_SEPARATE_USER=1`,
+          `export CLAW_CST_FILE=${join(world.home, 'tokens', 'sudo-job.cst')}`,
+          `export JIRA_BASE_URL=${sim.url} JIRA_EMAIL=${SIM_USERS.agent.email}`,
+          `export JIRA_API_TOKEN_FILE=${join(world.home, 'secrets', 'jira-api-token')}`,
+          `exec ${process.execPath} ${SERVER_BIN[which]}`,
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+    }
+    // Step 4: the sudoers rule, checked by visudo before it is installed.
+    const rule = [
+      `Defaults!${launcher.read}, ${launcher.write} env_keep += "CLAW_JOB_ID CLAW_WPC"`,
+      `${agent.name} ALL=(${claw.name}) NOPASSWD: ${launcher.read}, ${launcher.write}`,
+      '',
+    ].join('\n');
+    const draft = join(world.dir, 'sudoers');
+    writeFileSync(draft, rule, { mode: 0o440 });
+    const checked = spawnSync('visudo', ['-cf', draft], { encoding: 'utf8' });
+    if (checked.status !== 0) throw new Error(`visudo: ${checked.stdout}${checked.stderr}`);
+    writeFileSync(sudoers, rule, { mode: 0o440 });
+    marker = join(world.dir, 'node-options-ran');
+  });
+  afterAll(async () => {
+    rmSync(sudoers, { force: true });
+    await world?.close();
+    await sim?.close();
+    await new Promise((resolve) => decoy?.close(resolve));
+    for (const user of [claw, agent]) if (user) spawnSync('userdel', [user.name]);
+  });
+
+  /**
+   * Step 5: the MCP client entry, run as the agent user: `sudo -n -u claw <launcher>`. (The harness appends
+   * the bin's path after `--`; the launcher ignores its arguments and always runs its own fixed bin.)
+   */
+  function asAgentThroughSudo(which: 'read' | 'write', env: Record<string, string>): Promise<Connected> {
+    return world.connect(which, { ...env }, {}, ['setpriv', `--reuid=${agent.uid}`, `--regid=${agent.gid}`, '--clear-groups', '--', 'sudo', '-n', '-u', claw.name, launcher[which], '--']);
+  }
+
+  it('serves as claw; what the agent puts in the environment besides CLAW_JOB_ID and CLAW_WPC never reaches the server', async () => {
+    const evil = join(world.dir, 'evil.cjs');
+    writeFileSync(evil, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')\n`, { mode: 0o644 });
+    const server = await asAgentThroughSudo('read', {
+      CLAW_JOB_ID: 'sudo-job',
+      CLAW_WPC: world.wpcHash,
+      // The agent's attempts: its own Jira URL (to catch the token), its own home, code injected into node.
+      JIRA_BASE_URL: `http://127.0.0.1:${(decoy.address() as { port: number }).port}`,
+      CLAW_HOME: '/tmp',
+      NODE_OPTIONS: `--require ${evil}`,
+    });
+    expect(await toolNames(server)).toContain('jira_get_issue');
+    const result = await callTool(server, 'jira_get_issue', { issue_key: 'ENG-1' });
+    expect(result.isError, result.text).toBe(false);
+    expect(server.stderr()).not.toContain('SAME_USER_AS_CLIENT');
+    await server.close();
+    expect(decoyHits).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('sudo lets the agent run nothing else as claw: not the admin CLI, not a shell', async () => {
+    for (const command of [[process.execPath, CLI_BIN, 'approve', '--list'], ['/bin/sh', '-c', 'id']]) {
+      const tried = spawnSync('setpriv', [`--reuid=${agent.uid}`, `--regid=${agent.gid}`, '--clear-groups', '--', 'sudo', '-n', '-u', claw.name, ...command], { encoding: 'utf8' });
+      expect(tried.status, command.join(' ')).not.toBe(0);
+      expect(tried.stdout).not.toContain(`uid=${claw.uid}`);
+    }
   });
 });
