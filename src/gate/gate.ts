@@ -767,12 +767,25 @@ export class Gate {
    * session's head record is marked closed, so review can tell a clean stop from a crash.
    */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
+    // Bounded: a call waiting on a client that is gone (an elicitation nobody answers) must not hold the stop.
+    // A write cut off here has its durable decision receipt and no outcome: review shows it as in doubt.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inFlight]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     const log = this.#log;
     this.#log = undefined;
     await log?.closeDurably({ kind: 'event', time: this.#now().toISOString(), event: { type: 'server.stop', server: this.server }, ...(this.#wpc ? { wpc_hash: this.#wpc.hash } : {}) });
   }
 }
+
+/** How long a clean stop waits for calls in flight before writing the closing receipt. */
+const CLOSE_WAIT_MS = 10_000;
 
 const WRITE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'DELETE']);
 /** POSTs that only read: a search is not a write. */

@@ -97,6 +97,24 @@ describe.skipIf(!built)('receipts before the seal (real servers)', () => {
     expect(reviewBundle(world.bundleDir).exceptions.filter((e) => e.code === 'SESSION_NOT_CLOSED')).toEqual([]);
   });
 
+  it('a clean stop lets a call in flight finish: its outcome receipt comes before the closing receipt', async () => {
+    const read = await world.connect('read');
+    await callTool(read, 'jira_get_issue', { issue_key: key });
+    // Send the call and close stdin at once, as a client that quits mid-call does.
+    const pending = callTool(read, 'jira_search_issues', { jql: 'project = ENG', max_results: 5 }).catch(() => undefined);
+    await read.close();
+    await pending;
+    await exited(read);
+    const file = readdirSync(receipts).filter((n) => n.startsWith('jira-read-') && !readdirSync(backup).includes(n))[0] as string;
+    const session = lines(`receipts/${file}`).map((line) => JSON.parse(line) as Receipt);
+    const searchOutcome = session.findIndex((r) => r.kind === 'outcome' && r.tool === 'jira_search_issues');
+    expect(searchOutcome).toBeGreaterThan(0);
+    expect(session.at(-1)?.event?.type).toBe('server.stop');
+    expect(searchOutcome).toBeLessThan(session.length - 1);
+    // This session is part of the bundle now: the later tampering tests restore it with the rest.
+    cpSync(receipts, backup, { recursive: true });
+  });
+
   it('a session cut back at a line boundary is refused: SESSION_TRUNCATED', async () => {
     const result = await tampered(() => {
       const kept = lines(writeFile).slice(0, -3);
@@ -147,12 +165,13 @@ describe.skipIf(!built)('receipts before the seal (real servers)', () => {
     // The crash tore the line being written: half a receipt at the end of the file.
     const torn = '{"args_hash":"sha256:00","decision":{"eff';
     appendFileSync(join(receipts, killed), torn);
+    const present = new Set(readdirSync(receipts));
     const next = await world.connect('read');
     expect((await callTool(next, 'jira_get_issue', { issue_key: key })).isError).toBe(false);
     await next.close();
     await exited(next);
     expect(next.stderr()).toContain(`RECEIPT_TORN_TAIL: receipts/${killed} ends in a ${torn.length}-byte line torn by a crash`);
-    const startFile = readdirSync(receipts).find((n) => n.startsWith('jira-read-') && `receipts/${n}` !== readFile) as string;
+    const startFile = readdirSync(receipts).find((n) => !present.has(n)) as string;
     const startEvents = lines(`receipts/${startFile}`).map((line) => JSON.parse(line) as Receipt);
     expect(startEvents.some((r) => r.event?.type === 'receipts.torn_tail' && r.event.code === 'RECEIPT_TORN_TAIL' && r.event.file === `receipts/${killed}`)).toBe(true);
 
