@@ -60,13 +60,16 @@ describe('revocation list fetched from a URL', () => {
       { status: 500, body: 'boom' },
       { status: 200, body: 'garbage' },
       { status: 200, body: await signRevocationList(list(400), env.keys.policy) },
-      // An older, validly signed list (rolled back): it would un-revoke revoked-token-1.
-      { status: 200, body: await signRevocationList(list(299), env.keys.issuer) },
     ]) {
       answer = bad;
       now += 2_000;
       expect(await source.isRevoked('revoked-token-1'), bad.body.slice(0, 20)).toBe(true);
     }
+    // An older, validly signed list (rolled back) would un-revoke revoked-token-1: refused at once, not ridden out.
+    answer = { status: 200, body: await signRevocationList(list(299), env.keys.issuer) };
+    now += 2_000;
+    await expect(source.isRevoked('revoked-token-1')).rejects.toMatchObject({ code: 'REVOCATION_ROLLBACK' });
+    answer = { status: 500, body: 'boom' };
     now += 10_000;
     await expect(source.isRevoked('revoked-token-1')).rejects.toMatchObject({ code: 'CST_REVOCATION_UNAVAILABLE' });
     await expect(source.isRevoked('never-revoked')).rejects.toMatchObject({ code: 'CST_REVOCATION_UNAVAILABLE' });
