@@ -66,12 +66,16 @@ export const searchIssues = defineTool({
   async resolve(args, ctx) {
     // Every field the JQL names is read by the search (a match, a miss or an ordering shows its value), so it
     // joins the fields the decision checks; an unreadable or unknown one is refused with a receipt, never sent.
+    // Read and confined first: JQL that cannot be read or could escape is refused before Jira is asked anything.
+    const references = jqlFieldReferences(args.jql);
+    const types = effectiveIssueTypes(ctx.wpc, ctx.scope);
+    // No readable project or type: decide() refuses the call, so nothing is confined and nothing is sent.
+    const confined = ctx.projects.length > 0 && types?.length !== 0 ? confineJql(args.jql, ctx.projects, types) : undefined;
     const queried: string[] = [];
     const namedTypes: string[] = [];
-    const types = effectiveIssueTypes(ctx.wpc, ctx.scope);
     // Loaded up front: presenting hits asks it which custom fields reference issues.
     await ctx.fields.load(ctx);
-    for (const reference of jqlFieldReferences(args.jql)) {
+    for (const reference of references) {
       const ids = await ctx.fields.resolveClause(reference.name, ctx);
       if (ids === undefined) {
         throw new GateDenied(
@@ -90,8 +94,6 @@ export const searchIssues = defineTool({
     const asked = args.fields
       ? await resolveFieldIds(args.fields, ctx)
       : DEFAULT_SEARCH_FIELDS.filter((field) => isFieldReadable(field, ctx.wpc));
-    // No readable project or type: decide() refuses the call, so nothing is confined and nothing is sent.
-    const confined = ctx.projects.length > 0 && types?.length !== 0 ? confineJql(args.jql, ctx.projects, types) : undefined;
     const state: SearchState = { confined, asked, types };
     return {
       issueKeys: [],
