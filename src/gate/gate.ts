@@ -7,7 +7,7 @@ import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
 import { loadSigningKey } from '../keys/store.js';
 import { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
-import { ReplayStore } from '../cst/replay-store.js';
+import { ReplayStore, type ReplayClaims } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier, type VerifiedCst } from '../cst/verify.js';
 import { JiraClient } from '../jira/client.js';
@@ -36,6 +36,10 @@ export interface GateOptions {
   /** Injected by tests; built from the config otherwise. */
   jira?: JiraClient;
   now?: () => Date;
+  /** Where the CST comes from; `serve` passes the bearer token of the request in flight. Default: the config's token source. */
+  tokens?: { current(): string | undefined };
+  /** The replay store; `serve` passes the shared Postgres one. Default: the file store under CLAW_HOME. */
+  replay?: ReplayClaims;
 }
 
 /**
@@ -87,7 +91,8 @@ export class Gate {
   #wpcChanged = false;
   #log: ReceiptLog | undefined;
   #verifier: CstVerifier | undefined;
-  #tokens: TokenReader;
+  #tokens: { current(): string | undefined };
+  readonly #replay: ReplayClaims | undefined;
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
   #budgets: BudgetLedger | undefined;
@@ -98,7 +103,8 @@ export class Gate {
     this.server = options.server;
     this.#config = options.config;
     this.#now = options.now ?? (() => new Date());
-    this.#tokens = new TokenReader(options.config.token);
+    this.#tokens = options.tokens ?? new TokenReader(options.config.token);
+    this.#replay = options.replay;
     this.#approvals = new ApprovalStore(options.config.home.approvalsDir);
     for (const problem of options.problems) {
       this.problems.push({ code: 'CONFIG_INVALID', message: `${problem.variable} ${problem.message}` });
@@ -173,7 +179,7 @@ export class Gate {
         trust,
         audience: config.audience,
         job: config.job,
-        replay: new ReplayStore(config.home.replayDir),
+        replay: this.#replay ?? new ReplayStore(config.home.replayDir),
         revocation:
           config.revocation.kind === 'url'
             ? new UrlRevocationSource(config.revocation.url, trust)
@@ -374,6 +380,16 @@ export class Gate {
       call,
       exchanges,
     };
+  }
+
+  /**
+   * The current token verified exactly as a call verifies it, for a transport that authenticates before MCP
+   * (`serve` answers 401 on a bad bearer token). Throws CstError, or GateDenied when the gate is not ready.
+   */
+  async verifyCurrentToken(): Promise<VerifiedCst | undefined> {
+    const first = this.problems[0];
+    if (first) throw new GateDenied(first.code, 'config', first.message);
+    return this.#verifyToken();
   }
 
   async #verifyToken(): Promise<VerifiedCst | undefined> {
