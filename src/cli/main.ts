@@ -11,9 +11,11 @@ import {
   wpcVerifyCommand,
 } from './core-commands.js';
 import { cstInspectCommand, cstIssueCommand, cstRevokeCommand } from './cst-commands.js';
+import { dbMigrateCommand } from './db-commands.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
 import { EXIT, UsageError, processIo, type CliIo, type CommandSpec } from './io.js';
+import { serveCommand } from './serve-command.js';
 import { simCommand } from './sim.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -33,6 +35,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   doctorCommand,
   simCommand,
   demoCommand,
+  serveCommand,
+  dbMigrateCommand,
 ];
 
 function helpText(): string {
