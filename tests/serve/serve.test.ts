@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +72,16 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     expect((issue.structured.data as { key: string }).key).toBe('ENG-1');
     const receipts = bundleReceipts(join(world.home, 'bundles', 'job-a'));
     expect(receipts.some((receipt) => receipt.kind === 'outcome' && receipt.tool === 'jira_get_issue' && receipt.outcome?.status === 'succeeded')).toBe(true);
+  });
+
+  it('refuses a write tool called by name on /mcp/read, with a receipt, and Jira sees no write', async () => {
+    const client = await connect(readUrl, await endpointToken(world, readUrl));
+    world.sim.clearRequests();
+    const refused = await call(client, 'jira_create_issue', { project_key: 'ENG', issue_type: 'Task', summary: 'through the read door' });
+    expect(refused).toMatchObject({ isError: true, structured: { code: 'TOOL_UNKNOWN' } });
+    expect(world.sim.requests()).toEqual([]);
+    const receipts = bundleReceipts(join(world.home, 'bundles', 'job-a'));
+    expect(receipts.some((receipt) => receipt.tool === 'jira_create_issue' && receipt.server === 'jira-read' && receipt.decision?.effect === 'deny')).toBe(true);
   });
 
   it('creates an issue on /mcp/write, and refuses a write the WPC denies before Jira sees it', async () => {
@@ -147,6 +160,16 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     expect(aReceipts.some((receipt) => receipt.tool === 'jira_list_projects' && receipt.decision?.effect === 'deny')).toBe(true);
   });
 
+  it('leaves, per job, a bundle that seals and verifies once the service has stopped', async () => {
+    for (const client of clients.splice(0)) await client.close().catch(() => undefined);
+    expect(await serve.stop()).toBe(0);
+    for (const job of ['job-a', 'job-b']) {
+      await world.cliOk(['bundle', 'seal', job]);
+      const verified = await world.cli(['bundle', 'verify', job, '--trust', join(world.home, 'trust.json')]);
+      expect(verified.code, verified.out + verified.err).toBe(0);
+    }
+  });
+
   it('refuses to listen off loopback without TLS', async () => {
     const refused = await serveRefuses(world, {}, ['--host', '0.0.0.0']);
     expect(refused.code).toBe(3);
@@ -200,5 +223,60 @@ describe('claw-jira serve: rate limits and request bodies', () => {
     expect(body.error).toMatchObject({ code: -32700, data: { code: 'BODY_NOT_JSON' } });
     expect(serviceRefusals(world, 'BODY_TOO_LARGE').length).toBe(1);
     expect(serviceRefusals(world, 'BODY_NOT_JSON').length).toBe(1);
+  });
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One HTTPS request that trusts only the given CA: what a client configured with the service's certificate does. */
+function httpsRequest(url: string, ca: Buffer, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, ca }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const opensslMissing = !hasOpenssl();
+if (opensslMissing) process.stderr.write('tests/serve/serve.test.ts: TLS test skipped: no openssl to make a test certificate\n');
+
+describe.skipIf(opensslMissing)('claw-jira serve over TLS (key and certificate files)', () => {
+  let world: World;
+  let serve: RunningServe;
+
+  beforeAll(async () => {
+    world = await World.create({ wpc: 'seed.json', job: 'job-tls' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(world.dir, 'tls.key'), '-out', join(world.dir, 'tls.crt')], { stdio: 'ignore' });
+    serve = await startServe(world, {}, ['--tls-key', join(world.dir, 'tls.key'), '--tls-cert', join(world.dir, 'tls.crt')]);
+  });
+  afterAll(async () => {
+    await serve?.stop();
+    await world?.close();
+  });
+
+  it('serves https, with https resource identifiers, and authenticates as over http', async () => {
+    expect(serve.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const ca = readFileSync(join(world.dir, 'tls.crt'));
+    const metadata = await httpsRequest(`${serve.url}/.well-known/oauth-protected-resource/mcp/read`, ca);
+    expect(JSON.parse(metadata.body)).toMatchObject({ resource: `${serve.url}/mcp/read` });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const anonymous = await httpsRequest(`${serve.url}/mcp/read`, ca, { method: 'POST', headers, body: LIST_TOOLS });
+    expect(anonymous.status).toBe(401);
+    const token = await endpointToken(world, `${serve.url}/mcp/read`);
+    const listed = await httpsRequest(`${serve.url}/mcp/read`, ca, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: LIST_TOOLS });
+    expect(listed.status).toBe(200);
+    expect((JSON.parse(listed.body) as { result: { tools: unknown[] } }).result.tools.length).toBe(5);
   });
 });
