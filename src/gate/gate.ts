@@ -22,7 +22,7 @@ import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
 import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
-import { readKillSwitch } from './kill-switch.js';
+import { readKillSwitch, type KillSwitchState } from './kill-switch.js';
 import { TokenReader } from './token-source.js';
 import { recordSession } from './session-index.js';
 import type { Target, Tool, ToolContext } from './tool.js';
@@ -40,6 +40,8 @@ export interface GateOptions {
   tokens?: { current(): string | undefined };
   /** The replay store; `serve` passes the shared Postgres one. Default: the file store under CLAW_HOME. */
   replay?: ReplayClaims;
+  /** A kill switch besides the file; `serve` passes the database row as read for the request in flight. */
+  killSwitch?: { current(): KillSwitchState | undefined };
 }
 
 /**
@@ -93,6 +95,7 @@ export class Gate {
   #verifier: CstVerifier | undefined;
   #tokens: { current(): string | undefined };
   readonly #replay: ReplayClaims | undefined;
+  readonly #killSwitch: { current(): KillSwitchState | undefined } | undefined;
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
   #budgets: BudgetLedger | undefined;
@@ -105,6 +108,7 @@ export class Gate {
     this.#now = options.now ?? (() => new Date());
     this.#tokens = options.tokens ?? new TokenReader(options.config.token);
     this.#replay = options.replay;
+    this.#killSwitch = options.killSwitch;
     this.#approvals = new ApprovalStore(options.config.home.approvalsDir);
     for (const problem of options.problems) {
       this.problems.push({ code: 'CONFIG_INVALID', message: `${problem.variable} ${problem.message}` });
@@ -427,7 +431,7 @@ export class Gate {
   }
 
   #checkKillSwitch(): void {
-    const state = readKillSwitch(this.#config.home.killSwitchFile);
+    const state = readKillSwitch(this.#config.home.killSwitchFile) ?? this.#killSwitch?.current();
     if (state) {
       if (!this.#killSwitchSeen) this.#event({ type: 'writes.disabled.observed', disabled_at: state.disabled_at, by: state.by });
       this.#killSwitchSeen = true;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ServerConfig } from '../config/server-config.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
 import { Gate, type ServerName } from '../gate/gate.js';
+import type { KillSwitchState } from '../gate/kill-switch.js';
 import type { CallExecutor } from '../servers/factory.js';
 import type { TokenRoute } from './bearer.js';
 
@@ -24,7 +25,7 @@ export class GatePool {
   ) {}
 
   /** The gate for this route, opened on first use. A gate that is not ready is returned once and not kept. */
-  async get(server: ServerName, route: TokenRoute, tokens: { current(): string | undefined }): Promise<Gate> {
+  async get(server: ServerName, route: TokenRoute, context: RequestContext): Promise<Gate> {
     const key = `${server}|${route.job}|${route.wpcHash}`;
     let pending = this.#gates.get(key);
     if (pending) {
@@ -43,7 +44,8 @@ export class GatePool {
           token: { kind: 'none' },
         },
         problems: [],
-        tokens,
+        tokens: { current: () => context.current()?.token },
+        killSwitch: { current: () => context.current()?.killSwitch },
         ...(this.replay ? { replay: this.replay } : {}),
       });
       this.#gates.set(key, pending);
@@ -75,25 +77,32 @@ export class GatePool {
 
 /**
  * The gate as the MCP server of one request sees it: every call and listing verifies that request's bearer
- * token. Requests for the same job run concurrently, so the token travels with the call, not in shared state.
+ * token (and, for writes, sees the kill switch as read for that request). Requests for the same job run
+ * concurrently, so both travel with the call, not in shared state.
  */
-export function requestExecutor(gate: Gate, token: string, tokens: RequestTokens): CallExecutor {
+export function requestExecutor(gate: Gate, request: RequestState, context: RequestContext): CallExecutor {
   return {
-    call: (tool, args, options) => tokens.run(token, () => gate.call(tool, args, options)),
-    permittedOperations: () => tokens.run(token, () => gate.permittedOperations()),
+    call: (tool, args, options) => context.run(request, () => gate.call(tool, args, options)),
+    permittedOperations: () => context.run(request, () => gate.permittedOperations()),
     refuseUnknownTool: (name, args) => gate.refuseUnknownTool(name, args),
   };
 }
 
-/** The bearer token of the request whose async work is running: what each gate's `tokens` option reads. */
-export class RequestTokens {
-  readonly #store = new AsyncLocalStorage<string>();
+/** What one request brings to the gate: its bearer token, and the database kill switch read for it. */
+export interface RequestState {
+  token: string;
+  killSwitch?: KillSwitchState | undefined;
+}
 
-  current(): string | undefined {
+/** The state of the request whose async work is running: what each gate's `tokens` and `killSwitch` read. */
+export class RequestContext {
+  readonly #store = new AsyncLocalStorage<RequestState>();
+
+  current(): RequestState | undefined {
     return this.#store.getStore();
   }
 
-  run<T>(token: string, fn: () => T): T {
-    return this.#store.run(token, fn);
+  run<T>(state: RequestState, fn: () => T): T {
+    return this.#store.run(state, fn);
   }
 }

@@ -15,6 +15,7 @@ import { TrustStore } from '../keys/trust.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage } from '../receipts/types.js';
 import { createClawServer } from '../servers/factory.js';
+import { PostgresKillSwitch } from '../state/postgres/kill-switch.js';
 import { checkSchema } from '../state/postgres/migrations.js';
 import { openStateDb, type StateDb } from '../state/postgres/pool.js';
 import { PostgresReplayStore } from '../state/postgres/replay-store.js';
@@ -23,7 +24,7 @@ import { WRITE_TOOLS } from '../tools/write-tools.js';
 import { hashAddress } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { bearerToken, routeOf, type TokenRoute } from './bearer.js';
-import { GatePool, RequestTokens, requestExecutor } from './gates.js';
+import { GatePool, RequestContext, requestExecutor, type RequestState } from './gates.js';
 import { JSONRPC_PARSE_ERROR, parseJsonBody, readBody, sendJson, sendRefusal } from './http-io.js';
 import { ENDPOINTS, METADATA_PATH, resourceMetadata, wwwAuthenticate } from './metadata.js';
 import { RateLimiter } from './rate-limit.js';
@@ -81,9 +82,10 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
     }
     replay = new PostgresReplayStore(db);
   }
+  const killSwitch = db ? new PostgresKillSwitch(db) : undefined;
 
   const serviceLog = ReceiptLog.open({ bundleDir: join(config.home.bundlesDir, SERVICE_LOG_DIR), job: SERVICE_LOG_DIR, server: 'claw-serve', key: receiptKey });
-  const tokens = new RequestTokens();
+  const requests = new RequestContext();
   let publicUrl = '';
   const gates = new GatePool(config, (server) => `${publicUrl}${endpointOf(server)}`, replay);
   const tokenLimiter = new RateLimiter(options.tokenRate);
@@ -143,9 +145,10 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       const wait = tokenLimiter.take(context.tokenHash) || jobLimiter.take(route.job);
       if (wait > 0) throw new Refusal(429, 'RATE_LIMITED', `too many requests for this token or job; retry after ${wait}s`, 'budget', { 'retry-after': String(wait) });
 
-      const gate = await gates.get(server, route, tokens);
+      const request: RequestState = { token };
+      const gate = await gates.get(server, route, requests);
       try {
-        const verified = await tokens.run(token, () => gate.verifyCurrentToken());
+        const verified = await requests.run(request, () => gate.verifyCurrentToken());
         if (!verified) throw new CstError('CST_MISSING', 'no token was presented');
       } catch (error) {
         const code = error instanceof CstError || error instanceof GateDenied || isClawError(error) ? error.code : 'CST_MALFORMED';
@@ -153,7 +156,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         if (code.endsWith('_UNAVAILABLE')) throw new Refusal(503, code, describeError(error), 'cst', { 'retry-after': '5' });
         throw unauthorized(path, code, describeError(error), true);
       }
-      const executor = requestExecutor(gate, token, tokens);
+      const executor = requestExecutor(gate, request, requests);
       const permitted = new Set(await executor.permittedOperations());
       if (!TOOLS[server].some((tool) => permitted.has(tool.operation))) {
         throw new Refusal(403, 'CST_INSUFFICIENT_SCOPE', `this token permits no ${server} operation`, 'cst', {
@@ -167,6 +170,15 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       } catch (error) {
         const code = isClawError(error) ? error.code : 'BODY_UNREADABLE';
         throw new Refusal(code === 'BODY_TOO_LARGE' ? 413 : 400, code, describeError(error), 'config', code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {}, JSONRPC_PARSE_ERROR);
+      }
+
+      if (killSwitch && server === 'jira-write') {
+        // Read for every write request, so `writes disable` on the database stops every replica at its next call.
+        try {
+          request.killSwitch = await killSwitch.read();
+        } catch (error) {
+          throw new Refusal(503, isClawError(error) ? error.code : 'STATE_UNAVAILABLE', describeError(error), 'kill_switch', { 'retry-after': '5' });
+        }
       }
 
       const mcp = createClawServer({ name: server, tools: TOOLS[server], executor });

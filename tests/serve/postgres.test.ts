@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
 import { sha256Hex } from '../../src/util/canonical.js';
 import { runNode } from '../core/helpers/child.js';
 import { CLI_BIN, ROOT, World } from '../e2e/harness.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe } from './harness.js';
+import { bundleReceipts, endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe } from './harness.js';
 
 const unavailable = postgresUnavailable();
 if (unavailable) process.stderr.write(`tests/serve/postgres.test.ts: skipped: ${unavailable}\n`);
@@ -48,10 +50,10 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
     const url = await db.createDatabase('migrate_once');
     const first = await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
     expect(first, first.err).toMatchObject({ code: 0 });
-    expect(first.out).toContain('applied migration 1');
+    expect(first.out).toContain(`applied migrations 1, 2: schema at version ${SCHEMA_VERSION}`);
     const again = await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
-    expect(again.out).toContain('schema already at version 1');
-    expect(await sql<{ version: number }>(url, 'SELECT version FROM claw_schema ORDER BY version')).toEqual([{ version: 1 }]);
+    expect(again.out).toContain(`schema already at version ${SCHEMA_VERSION}`);
+    expect(await sql<{ version: number }>(url, 'SELECT version FROM claw_schema ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
   it('serve refuses to start on a schema it does not know: none yet, or a newer one', async () => {
@@ -130,6 +132,65 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
       const after = await post(readUrl, LIST_TOOLS, { authorization: `Bearer ${await endpointToken(world, readUrl)}` });
       expect(after.status).toBe(200);
       expect(await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM claw_replay')).toEqual([{ n: '2' }]);
+    } finally {
+      db.start();
+      await serve.stop();
+    }
+  });
+
+  it('writes disable against the database stops every replica at its next write; reads go on; enable resumes', async () => {
+    const url = await db.createDatabase('kill_switch');
+    await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
+    const replicas = [await startServe(world, { CLAW_STATE_URL: url }), await startServe(world, { CLAW_STATE_URL: url })];
+    try {
+      const writers = await Promise.all(
+        replicas.map(async (replica) => httpClient(`${replica.url}/mcp/write`, await endpointToken(world, `${replica.url}/mcp/write`))),
+      );
+      const create = (i: number, summary: string) =>
+        (writers[i] as Awaited<ReturnType<typeof httpClient>>).callTool({ name: 'jira_create_issue', arguments: { project_key: 'ENG', issue_type: 'Task', summary } });
+      expect((await create(0, 'before the switch')).isError).not.toBe(true);
+
+      const disabled = await cli(['writes', 'disable', '--reason', 'incident 7'], { CLAW_STATE_URL: url });
+      expect(disabled, disabled.err).toMatchObject({ code: 0 });
+      expect((await cli(['writes', 'status'], { CLAW_STATE_URL: url })).out).toContain('writes DISABLED');
+      const before = world.sim.stateHash();
+      for (const i of [0, 1]) {
+        const refused = await create(i, `after the switch, replica ${i}`);
+        expect(refused.isError).toBe(true);
+        expect((refused.structuredContent as { code?: string }).code).toBe('WRITES_DISABLED');
+      }
+      expect(world.sim.stateHash()).toBe(before);
+      // The switch is the database row, not a file under CLAW_HOME.
+      expect(existsSync(join(world.home, 'state', 'writes-disabled.json'))).toBe(false);
+      const denials = bundleReceipts(join(world.home, 'bundles', 'job-pg')).filter((receipt) => receipt.decision?.reasons.some((reason) => reason.code === 'WRITES_DISABLED'));
+      expect(new Set(denials.map((receipt) => receipt.session)).size).toBe(2);
+      const reader = await httpClient(`${replicas[1]?.url}/mcp/read`, await endpointToken(world, `${replicas[1]?.url}/mcp/read`));
+      expect((await reader.callTool({ name: 'jira_get_issue', arguments: { issue_key: 'ENG-1' } })).isError).not.toBe(true);
+
+      expect((await cli(['writes', 'enable'], { CLAW_STATE_URL: url })).out).toContain('writes enabled');
+      expect((await create(1, 'after enable')).isError).not.toBe(true);
+      for (const client of [...writers, reader]) await client.close();
+    } finally {
+      for (const replica of replicas) await replica.stop();
+    }
+  });
+
+  it('a write request is refused with 503 when the kill switch cannot be read (database down)', async () => {
+    const url = await db.createDatabase('kill_switch_outage');
+    await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
+    const serve = await startServe(world, { CLAW_STATE_URL: url });
+    try {
+      const writeUrl = `${serve.url}/mcp/write`;
+      const token = await endpointToken(world, writeUrl);
+      // The token is claimed while the database is up; only the kill switch read meets the outage.
+      expect((await post(writeUrl, LIST_TOOLS, { authorization: `Bearer ${token}` })).status).toBe(200);
+      db.stop();
+      const before = world.sim.stateHash();
+      const call = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'jira_create_issue', arguments: { project_key: 'ENG', issue_type: 'Task', summary: 'during the outage' } } });
+      const refused = await post(writeUrl, call, { authorization: `Bearer ${token}` });
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { data: { code: string } } }).error.data.code).toBe('STATE_UNAVAILABLE');
+      expect(world.sim.stateHash()).toBe(before);
     } finally {
       db.start();
       await serve.stop();

@@ -18,6 +18,19 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
       CREATE INDEX claw_replay_exp ON claw_replay (exp);`,
   },
+  {
+    version: 2,
+    name: 'kill switch',
+    // One row at most (the key can only be true): the switch every replica reads at each write request.
+    sql: `
+      CREATE TABLE claw_kill_switch (
+        id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+        disabled   boolean NOT NULL,
+        changed_at timestamptz NOT NULL,
+        changed_by text NOT NULL,
+        reason     text
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);
@@ -32,7 +45,7 @@ const VERSION_TABLE = `
     applied_at timestamptz NOT NULL DEFAULT now()
   )`;
 
-/** Apply every migration the database lacks, each in its own transaction. Returns the versions applied. */
+/** Apply every migration the database lacks, in one transaction (all or none). Returns the versions applied. */
 export async function migrate(db: StateDb): Promise<number[]> {
   return db.transaction(async (query) => {
     await query('SELECT pg_advisory_xact_lock($1)', [MIGRATE_LOCK]);
