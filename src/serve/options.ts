@@ -12,6 +12,8 @@ export interface ServeOptions {
   publicUrl: string | undefined;
   /** RFC 9728 `authorization_servers`: where a client gets tokens, when the issuer runs one. */
   authorizationServers: string[];
+  /** Browser origins allowed to call the MCP endpoints; a request with any other Origin is refused (DNS rebinding). */
+  allowedOrigins: string[];
   tokenRate: Rate;
   jobRate: Rate;
   maxBodyBytes: number;
@@ -90,6 +92,7 @@ export function loadServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Ser
     behindTlsProxy,
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     authorizationServers: (get('CLAW_SERVE_AUTHORIZATION_SERVERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: (get('CLAW_SERVE_ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     tokenRate: parseRate(get('CLAW_SERVE_TOKEN_RATE') ?? '600/min', 'CLAW_SERVE_TOKEN_RATE'),
     jobRate: parseRate(get('CLAW_SERVE_JOB_RATE') ?? '3000/min', 'CLAW_SERVE_JOB_RATE'),
     maxBodyBytes,

@@ -125,6 +125,11 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         // Stateless: no server-to-client stream to GET and no session to DELETE.
         throw new Refusal(405, 'METHOD_NOT_ALLOWED', 'this endpoint takes POST only', 'config', { allow: 'POST' });
       }
+      // MCP transport rule against DNS rebinding: a browser page's Origin must be one the operator allowed.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
+        throw new Refusal(403, 'ORIGIN_NOT_ALLOWED', 'requests from this Origin are not accepted (CLAW_SERVE_ALLOWED_ORIGINS)', 'config');
+      }
       let token: string | undefined;
       try {
         token = bearerToken(req);

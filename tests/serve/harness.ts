@@ -4,7 +4,6 @@
  * the SDK's own Streamable HTTP client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -95,24 +94,9 @@ export async function post(endpoint: string, body: string, headers: Record<strin
 
 export const LIST_TOOLS = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
 
-/** Every receipt in a bundle folder (a job's, or the service's own `_serve`). */
-export function bundleReceipts(bundleDir: string): Receipt[] {
-  const dir = join(bundleDir, 'receipts');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.jsonl'))
-    .sort()
-    .flatMap((name) =>
-      readFileSync(join(dir, name), 'utf8')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Receipt),
-    );
-}
-
 /** The service's own refusal receipts (before any job), by code. */
 export function serviceRefusals(world: World, code: string): Receipt[] {
-  return bundleReceipts(join(world.home, 'bundles', '_serve')).filter(
+  return world.receipts(join(world.home, 'bundles', '_serve')).filter(
     (receipt) => receipt.kind === 'decision' && receipt.decision?.reasons.some((reason) => reason.code === code),
   );
 }

@@ -8,7 +8,7 @@ import { sha256Hex } from '../../src/util/canonical.js';
 import { runNode } from '../core/helpers/child.js';
 import { CLI_BIN, ROOT, World } from '../e2e/harness.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { bundleReceipts, endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe } from './harness.js';
+import { endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe } from './harness.js';
 
 const unavailable = postgresUnavailable();
 if (unavailable) process.stderr.write(`tests/serve/postgres.test.ts: skipped: ${unavailable}\n`);
@@ -162,7 +162,7 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
       expect(world.sim.stateHash()).toBe(before);
       // The switch is the database row, not a file under CLAW_HOME.
       expect(existsSync(join(world.home, 'state', 'writes-disabled.json'))).toBe(false);
-      const denials = bundleReceipts(join(world.home, 'bundles', 'job-pg')).filter((receipt) => receipt.decision?.reasons.some((reason) => reason.code === 'WRITES_DISABLED'));
+      const denials = world.receipts(join(world.home, 'bundles', 'job-pg')).filter((receipt) => receipt.decision?.reasons.some((reason) => reason.code === 'WRITES_DISABLED'));
       expect(new Set(denials.map((receipt) => receipt.session)).size).toBe(2);
       const reader = await httpClient(`${replicas[1]?.url}/mcp/read`, await endpointToken(world, `${replicas[1]?.url}/mcp/read`));
       expect((await reader.callTool({ name: 'jira_get_issue', arguments: { issue_key: 'ENG-1' } })).isError).not.toBe(true);

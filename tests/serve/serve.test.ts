@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { World } from '../e2e/harness.js';
-import { bundleReceipts, endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe, type RunningServe } from './harness.js';
+import { endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe, type RunningServe } from './harness.js';
 
 interface Called {
   isError: boolean;
@@ -70,7 +70,7 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     const issue = await call(client, 'jira_get_issue', { issue_key: 'ENG-1' });
     expect(issue.isError).toBe(false);
     expect((issue.structured.data as { key: string }).key).toBe('ENG-1');
-    const receipts = bundleReceipts(join(world.home, 'bundles', 'job-a'));
+    const receipts = world.receipts(join(world.home, 'bundles', 'job-a'));
     expect(receipts.some((receipt) => receipt.kind === 'outcome' && receipt.tool === 'jira_get_issue' && receipt.outcome?.status === 'succeeded')).toBe(true);
   });
 
@@ -80,7 +80,7 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     const refused = await call(client, 'jira_create_issue', { project_key: 'ENG', issue_type: 'Task', summary: 'through the read door' });
     expect(refused).toMatchObject({ isError: true, structured: { code: 'TOOL_UNKNOWN' } });
     expect(world.sim.requests()).toEqual([]);
-    const receipts = bundleReceipts(join(world.home, 'bundles', 'job-a'));
+    const receipts = world.receipts(join(world.home, 'bundles', 'job-a'));
     expect(receipts.some((receipt) => receipt.tool === 'jira_create_issue' && receipt.server === 'jira-read' && receipt.decision?.effect === 'deny')).toBe(true);
   });
 
@@ -99,7 +99,7 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     expect(denied.structured.code).toBe('PROJECT_NOT_ALLOWED');
     expect(world.sim.stateHash()).toBe(before);
     expect(world.sim.requests().filter((request) => request.method !== 'GET')).toEqual([]);
-    const denials = bundleReceipts(join(world.home, 'bundles', 'job-a')).filter((receipt) => receipt.decision?.effect === 'deny');
+    const denials = world.receipts(join(world.home, 'bundles', 'job-a')).filter((receipt) => receipt.decision?.effect === 'deny');
     expect(denials.some((receipt) => receipt.decision?.reasons.some((reason) => reason.code === denied.structured.code))).toBe(true);
   });
 
@@ -130,7 +130,15 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
       expect(((await response.json()) as { error: { data: { code: string } } }).error.data.code).toBe(code);
       expect(serviceRefusals(world, code).length).toBeGreaterThan(0);
     }
-    expect(bundleReceipts(join(world.home, 'bundles', 'job-victim'))).toEqual([]);
+    expect(world.receipts(join(world.home, 'bundles', 'job-victim'))).toEqual([]);
+  });
+
+  it('refuses a request from a browser Origin it was not told to allow (DNS rebinding), with a receipt', async () => {
+    const token = await endpointToken(world, readUrl);
+    const response = await post(readUrl, LIST_TOOLS, { authorization: `Bearer ${token}`, origin: 'http://attacker.example' });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { error: { data: { code: string } } }).error.data.code).toBe('ORIGIN_NOT_ALLOWED');
+    expect(serviceRefusals(world, 'ORIGIN_NOT_ALLOWED').length).toBe(1);
   });
 
   it('answers 403 insufficient_scope for a valid token that permits nothing on the endpoint', async () => {
@@ -151,8 +159,8 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     // The same tool through the same endpoint is refused for job A, whose WPC (seed) does not allow it.
     expect((await call(jobA, 'jira_list_projects', {})).isError).toBe(true);
 
-    const bReceipts = bundleReceipts(join(world.home, 'bundles', 'job-b'));
-    const aReceipts = bundleReceipts(join(world.home, 'bundles', 'job-a'));
+    const bReceipts = world.receipts(join(world.home, 'bundles', 'job-b'));
+    const aReceipts = world.receipts(join(world.home, 'bundles', 'job-a'));
     expect(bReceipts.some((receipt) => receipt.tool === 'jira_list_projects' && receipt.kind === 'outcome')).toBe(true);
     expect(new Set(bReceipts.map((receipt) => receipt.job))).toEqual(new Set(['job-b']));
     expect(new Set(bReceipts.filter((r) => r.wpc_hash).map((receipt) => receipt.wpc_hash))).toEqual(new Set([readOnlyHash]));
