@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clawHome } from '../../src/config/home.js';
+import { signBytes } from '../../src/keys/ed25519.js';
+import { loadSigningKey } from '../../src/keys/store.js';
 import { SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
 import { sha256Hex } from '../../src/util/canonical.js';
 import { runNode } from '../core/helpers/child.js';
@@ -194,6 +197,42 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
     } finally {
       db.start();
       await serve.stop();
+    }
+  });
+
+  it('binds a token id to one job across replicas with separate homes: of two tokens sharing a jti, exactly one is accepted', async () => {
+    const url = await db.createDatabase('replay_replicas');
+    await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
+    // A second host: the same keys and trust, its own file state. Only the database is shared.
+    const home2 = join(world.dir, 'home-replica-2');
+    cpSync(world.home, home2, { recursive: true });
+    const replicas = [await startServe(world, { CLAW_STATE_URL: url }), await startServe(world, { CLAW_STATE_URL: url, CLAW_HOME: home2 })];
+    try {
+      const issuer = await loadSigningKey(clawHome(world.home), 'issuer');
+      // What a faulty or compromised issuer could do: the same jti for two jobs, each validly signed.
+      const endpoints = replicas.map((replica) => `${replica.url}/mcp/read`);
+      // One audience list for both replicas, so only the job differs between the two tokens of a pair.
+      const withJob = (token: string, job: string) => {
+        const [header, payload] = token.split('.') as [string, string];
+        const claims = { ...(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>), job, aud: endpoints };
+        const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+        return `${input}.${Buffer.from(signBytes(issuer, Buffer.from(input, 'ascii'))).toString('base64url')}`;
+      };
+      const pairs = 12;
+      const results = await Promise.all(
+        Array.from({ length: pairs }, async () => {
+          const base = await endpointToken(world, endpoints[0] as string);
+          const responses = await Promise.all([
+            post(endpoints[0] as string, LIST_TOOLS, { authorization: `Bearer ${withJob(base, 'job-one')}` }),
+            post(endpoints[1] as string, LIST_TOOLS, { authorization: `Bearer ${withJob(base, 'job-two')}` }),
+          ]);
+          return Promise.all(responses.map(async (response) => (response.status === 200 ? 'ok' : (((await response.json()) as { error: { data: { code: string } } }).error.data.code))));
+        }),
+      );
+      for (const pair of results) expect(pair.sort()).toEqual(['CST_REPLAYED', 'ok']);
+      expect(await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM claw_replay')).toEqual([{ n: String(pairs) }]);
+    } finally {
+      for (const replica of replicas) await replica.stop();
     }
   });
 });
