@@ -106,9 +106,11 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
           ...(context.tokenHash ? { token_hash: context.tokenHash } : {}),
           ...(context.route ? { job: context.route.job } : {}),
         },
-      }).hash;
+        // Not synced one by one: a flood of bad requests must not become a flood of disk syncs. Nothing
+        // follows a refusal, so no later step depends on it being on disk; the next synced append flushes it.
+      }, { durable: false }).hash;
     } catch {
-      // Refused all the same; the service log's own failure shows as a gap the next start notes.
+      // Refused all the same: a refusal never waits on, or fails with, the service log.
     }
     sendRefusal(res, refusal.status, { code: refusal.code, message: refusal.message, receipt, ...(refusal.jsonrpc ? { jsonrpc: refusal.jsonrpc } : {}) }, refusal.headers);
   };
@@ -205,7 +207,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
     const path = new URL(req.url ?? '/', 'http://service').pathname;
     if (req.method === 'GET' && (path === METADATA_PATH || path.startsWith(`${METADATA_PATH}/`))) {
       const resourcePath = path.slice(METADATA_PATH.length);
-      // The bare well-known URL describes the write endpoint's sibling set: the read one is listed per path.
+      // The bare well-known URL describes the service as a whole; each endpoint has its own per-path document.
       if (resourcePath === '') return sendJson(res, 200, { ...resourceMetadata(publicUrl, '', options.authorizationServers), resource: publicUrl });
       if (ENDPOINTS[resourcePath]) return sendJson(res, 200, resourceMetadata(publicUrl, resourcePath, options.authorizationServers));
     }
