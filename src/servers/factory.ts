@@ -34,6 +34,32 @@ function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): McpTool['input
 }
 
 /**
+ * The tools/list entries of a tool list, converted to JSON Schema once per list: `serve` builds an MCP server
+ * per request, and the conversion costs far more than the call it would precede.
+ */
+const LISTINGS = new WeakMap<readonly Tool[], Map<string, McpTool>>();
+function listingOf(tools: readonly Tool[]): Map<string, McpTool> {
+  let listed = LISTINGS.get(tools);
+  if (!listed) {
+    listed = new Map(
+      tools.map((tool) => [
+        tool.name,
+        {
+          name: tool.name,
+          title: tool.title,
+          description: tool.description,
+          inputSchema: toJsonSchema(tool.input, 'input'),
+          outputSchema: toJsonSchema(envelopeSchema(tool.output), 'output'),
+          annotations: { title: tool.title, ...tool.annotations },
+        } satisfies McpTool,
+      ]),
+    );
+    LISTINGS.set(tools, listed);
+  }
+  return listed;
+}
+
+/**
  * Both servers are this one factory with a different tool list. The low-level `Server` is used rather than
  * `McpServer` because every call, including one to a tool the policy hides, must reach the gate and leave a
  * receipt; McpServer answers calls to disabled tools itself.
@@ -49,19 +75,7 @@ export function createClawServer(options: ClawServerOptions): Server {
     },
   );
   const byName = new Map(options.tools.map((tool) => [tool.name, tool]));
-  const listed = new Map(
-    options.tools.map((tool) => [
-      tool.name,
-      {
-        name: tool.name,
-        title: tool.title,
-        description: tool.description,
-        inputSchema: toJsonSchema(tool.input, 'input'),
-        outputSchema: toJsonSchema(envelopeSchema(tool.output), 'output'),
-        annotations: { title: tool.title, ...tool.annotations },
-      } satisfies McpTool,
-    ]),
-  );
+  const listed = listingOf(options.tools);
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {
     const permitted = new Set(await options.executor.permittedOperations());
