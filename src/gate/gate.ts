@@ -649,7 +649,7 @@ function exchange(request: { method: string; path: string; status: number | unde
  * can trust his own approver key. So it must not be writable by group or others, and CLAW_TRUST_SHA256 (set in
  * the MCP client's config, outside CLAW_HOME) pins its exact bytes.
  */
-function checkTrustFile(configured: string, pin: string | undefined): void {
+export function checkTrustFile(configured: string, pin: string | undefined): void {
   let bytes: Buffer;
   let path = configured;
   try {

@@ -8,7 +8,7 @@ import { loadServerConfig } from '../config/server-config.js';
 import { CstError } from '../cst/errors.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
 import { GateDenied } from '../gate/denial.js';
-import type { ServerName } from '../gate/gate.js';
+import { checkTrustFile, type ServerName } from '../gate/gate.js';
 import type { Tool } from '../gate/tool.js';
 import { loadSigningKey } from '../keys/store.js';
 import { TrustStore } from '../keys/trust.js';
@@ -68,6 +68,8 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
   const { config, problems } = loadServerConfig(env);
   const remaining = problems.filter((problem) => !PER_TOKEN_VARIABLES.has(problem.variable));
   if (remaining.length > 0) throw new ClawError('CONFIG_INVALID', remaining.map((p) => `${p.variable} ${p.message}`).join('; '));
+  // The same checks each gate makes (modes, CLAW_TRUST_SHA256 pin), at start: a bad trust file stops the service.
+  checkTrustFile(config.trustFile, config.trustPin);
   const trust = await TrustStore.load(config.trustFile);
   const receiptKey = await loadSigningKey(config.home, 'receipt');
   let db: StateDb | undefined;

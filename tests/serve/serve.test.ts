@@ -183,6 +183,12 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain('SERVE_INSECURE_BIND');
   });
+
+  it('refuses to start on a trust file that does not match CLAW_TRUST_SHA256', async () => {
+    const refused = await serveRefuses(world, { CLAW_TRUST_SHA256: `sha256:${'0'.repeat(64)}` });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('TRUST_PIN_MISMATCH');
+  });
 });
 
 describe('claw-jira serve: rate limits and request bodies', () => {
