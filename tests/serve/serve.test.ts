@@ -141,6 +141,15 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
     expect(serviceRefusals(world, 'ORIGIN_NOT_ALLOWED').length).toBe(1);
   });
 
+  it('refuses a token revoked while the service runs, at its next request (401 CST_REVOKED)', async () => {
+    const token = await endpointToken(world, readUrl);
+    expect((await post(readUrl, LIST_TOOLS, { authorization: `Bearer ${token}` })).status).toBe(200);
+    await world.cliOk(['cst', 'revoke', token, '--reason', 'leaked']);
+    const response = await post(readUrl, LIST_TOOLS, { authorization: `Bearer ${token}` });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { data: { code: string } } }).error.data.code).toBe('CST_REVOKED');
+  });
+
   it('answers 403 insufficient_scope for a valid token that permits nothing on the endpoint', async () => {
     const token = await endpointToken(world, writeUrl, { extra: ['--ops', 'issue.get'] });
     const response = await post(writeUrl, LIST_TOOLS, { authorization: `Bearer ${token}` });
