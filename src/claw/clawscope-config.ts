@@ -1,5 +1,5 @@
 import type { ConfigProblem } from '../config/server-config.js';
-import type { ReplayStore } from '../cst/replay-store.js';
+import type { ReplayClaims } from '../cst/replay-store.js';
 import { ClawError } from '../util/errors.js';
 import { publicKeyFromDidKey } from './did-key.js';
 import { ClawscopeIntrospection } from './clawscope-introspect.js';
@@ -74,7 +74,7 @@ export function clawscopeIssuerKeys(config: ClawscopeConfig): ClawscopeIssuerKey
 /** The lane as the gate opens it at start: pinned keys, the introspection client, the shared replay store. */
 export function openClawscopeLane(
   config: ClawscopeConfig,
-  options: { audience: string; job: string; replay: ReplayStore; clockSkewSeconds: number; now: () => Date },
+  options: { audience: string; job: string; replay: ReplayClaims; clockSkewSeconds: number; now: () => Date },
 ): ClawscopeVerifier {
   return new ClawscopeVerifier({
     issuer: clawscopeIssuerKeys(config),

@@ -2,7 +2,7 @@ import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } f
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CstError } from '../cst/errors.js';
-import type { ReplayStore } from '../cst/replay-store.js';
+import type { ReplayClaims } from '../cst/replay-store.js';
 import { scopeExcess } from '../cst/scope-check.js';
 import type { VerifiedCst } from '../cst/verify.js';
 import { isCanonicalCompactJws } from '../keys/base64url.js';
@@ -38,7 +38,7 @@ export interface ClawscopeVerifierOptions {
   /** The claim naming the job (default `mission_id`). */
   jobClaim?: string;
   scopePrefix?: string;
-  replay: ReplayStore;
+  replay: ReplayClaims;
   clockSkewSeconds?: number;
   now?: () => Date;
 }
@@ -126,7 +126,7 @@ export class ClawscopeVerifier {
     await this.#options.introspection.check(token, verified.tokenHash.slice('sha256:'.length), verified.claims.exp);
     const { jti, job, exp } = verified.claims;
     if (!this.#claimed.has(jti)) {
-      this.#options.replay.claim(jti, job, exp, this.#options.now());
+      await this.#options.replay.claim(jti, job, exp, this.#options.now());
       this.#claimed.add(jti);
     }
     return verified;

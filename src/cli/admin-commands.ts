@@ -7,6 +7,7 @@ import { verifyKillSwitch, writeKillSwitch } from '../gate/kill-switch.js';
 import type { ClawHome } from '../config/home.js';
 import { parseCommandArgs } from './args.js';
 import { adminEvent, homeOf, signingKey, trustOf } from './common.js';
+import { writesOnDatabase } from './db-writes.js';
 import { EXIT, UsageError, type CommandSpec } from './io.js';
 
 export const approveCommand: CommandSpec = {
@@ -63,6 +64,8 @@ export const writesCommand: CommandSpec = {
     const { values, positionals } = parseCommandArgs(argv, { reason: { type: 'string' } });
     const home = homeOf(io);
     const action = positionals[0];
+    const stateUrl = io.env.CLAW_STATE_URL?.trim();
+    if (stateUrl) return writesOnDatabase(stateUrl, action, values.reason, io);
     // A kill switch dropped into a folder no server reads would stop nothing: refuse a CLAW_HOME that was never initialised.
     if (!existsSync(home.trustFile)) {
       throw new ClawError('HOME_NOT_INITIALISED', `${home.root} is not an initialised CLAW_HOME (no trust.json): set CLAW_HOME to the servers' home`);

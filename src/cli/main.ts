@@ -14,9 +14,11 @@ import {
 } from './core-commands.js';
 import { cstInspectCommand, cstIssueCommand, cstRenewCommand, cstRevokeCommand } from './cst-commands.js';
 import { demoCommand } from './demo.js';
+import { dbMigrateCommand } from './db-commands.js';
 import { doctorCommand } from './doctor.js';
 import { liftAdminHome } from './common.js';
 import { EXIT, InputError, UsageError, processIo, type CliIo, type CommandSpec } from './io.js';
+import { serveCommand } from './serve-command.js';
 import { simCommand } from './sim.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -38,6 +40,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   doctorCommand,
   simCommand,
   demoCommand,
+  serveCommand,
+  dbMigrateCommand,
 ];
 
 function helpText(): string {

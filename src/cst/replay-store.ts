@@ -5,12 +5,18 @@ import { sha256Hex } from '../util/canonical.js';
 import { fsyncDir, writeAll } from '../util/files.js';
 import { CstError } from './errors.js';
 
+/** The first-use record of token ids, whatever holds it (this file store, or Postgres for `serve`). */
+export interface ReplayClaims {
+  /** Record the first use of `jti` in `job`, or confirm it was first used in `job`. Throws CST_REPLAYED otherwise. */
+  claim(jti: string, job: string, expiresAt: number, now?: Date): void | Promise<void>;
+}
+
 /**
  * Durable first-use record of every token id: one file per `jti`, published with link(2) so two servers racing
  * on the same token agree on who saw it first, fsynced so the record survives a crash or restart. A `jti`
  * first seen in job J is refused in any other job.
  */
-export class ReplayStore {
+export class ReplayStore implements ReplayClaims {
   constructor(readonly dir: string) {}
 
   /** Record the first use of `jti` in `job`, or confirm it was first used in `job`. Throws CST_REPLAYED otherwise. */

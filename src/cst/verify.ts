@@ -6,7 +6,7 @@ import type { TrustStore } from '../keys/trust.js';
 import type { VerifiedWpc } from '../wpc/registry.js';
 import { CST_TYP, CstClaimsSchema, DEFAULT_AUDIENCE, type CstClaims } from './claims.js';
 import { CstError } from './errors.js';
-import type { ReplayStore } from './replay-store.js';
+import type { ReplayClaims } from './replay-store.js';
 import type { RevocationSource } from './revocation.js';
 import { scopeExcess } from './scope-check.js';
 
@@ -16,7 +16,7 @@ export interface CstVerifierOptions {
   audience?: string;
   /** The job this server runs for: a token for another job is refused. */
   job: string;
-  replay: ReplayStore;
+  replay: ReplayClaims;
   revocation: RevocationSource;
   clockSkewSeconds?: number;
   now?: () => Date;
@@ -159,7 +159,7 @@ export class CstVerifier {
   async #checkLive(claims: CstClaims): Promise<void> {
     if (await this.#options.revocation.isRevoked(claims.jti)) throw new CstError('CST_REVOKED', 'the token has been revoked');
     if (this.#claimed.has(claims.jti)) return;
-    this.#options.replay.claim(claims.jti, claims.job, claims.exp, this.#options.now());
+    await this.#options.replay.claim(claims.jti, claims.job, claims.exp, this.#options.now());
     this.#claimed.add(claims.jti);
   }
 }

@@ -7,6 +7,7 @@ import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
 import type { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
 import type { CstVerifier, VerifiedCst } from '../cst/verify.js';
+import type { ReplayClaims } from '../cst/replay-store.js';
 import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
@@ -41,6 +42,12 @@ export interface GateOptions {
   /** Injected by tests; built from the config otherwise. */
   jira?: JiraClient;
   now?: () => Date;
+  /** Where the CST comes from; `serve` passes the bearer token of the request in flight. Default: the config's token source. */
+  tokens?: { current(): string | undefined };
+  /** The replay store; `serve` passes the shared Postgres one. Default: the file store under CLAW_HOME. */
+  replay?: ReplayClaims;
+  /** A kill switch besides the file; `serve` passes the database row as read for the request in flight. */
+  killSwitch?: { current(): KillSwitchState | undefined };
 }
 
 /**
@@ -89,7 +96,10 @@ export class Gate {
   #verifier: CstVerifier | undefined;
   /** The clawscope lane (CLAW_SCOPE_URL), beside claw-jira's own CSTs. */
   #scopeVerifier: ClawscopeVerifier | undefined;
-  #tokens: TokenReader;
+  #tokens: { current(): string | undefined };
+  /** A kill switch besides the signed file (`serve`: the database row read for the request in flight). */
+  readonly #replay: ReplayClaims | undefined;
+  readonly #externalKillSwitch: { current(): KillSwitchState | undefined } | undefined;
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
   #budgets: BudgetLedger | undefined;
@@ -103,7 +113,9 @@ export class Gate {
     this.server = options.server;
     this.#config = options.config;
     this.#now = options.now ?? (() => new Date());
-    this.#tokens = new TokenReader(options.config.token);
+    this.#tokens = options.tokens ?? new TokenReader(options.config.token);
+    this.#externalKillSwitch = options.killSwitch;
+    this.#replay = options.replay;
     // Turned into problems by the wiring, with everything else that keeps the server from being ready.
     this.#configProblems = options.problems;
     this.#jira = options.jira;
@@ -130,7 +142,11 @@ export class Gate {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const wiring = await wireGate(config, this.#configProblems, { ...(this.#jira ? { jira: this.#jira } : {}), now: this.#now });
+    const wiring = await wireGate(config, this.#configProblems, {
+      ...(this.#jira ? { jira: this.#jira } : {}),
+      ...(this.#replay ? { replay: this.#replay } : {}),
+      now: this.#now,
+    });
     this.problems.push(...wiring.problems.map(({ code, message }) => ({ code, message })));
     // Warnings (same OS user as the client, no trust pin) are said where the person who set it up looks.
     for (const warning of wiring.warnings) process.stderr.write(`claw-${this.server}: warning: ${warning.code}: ${warning.message}\n`);
@@ -473,6 +489,16 @@ export class Gate {
     };
   }
 
+  /**
+   * The current token verified exactly as a call verifies it, for a transport that authenticates before MCP
+   * (`serve` answers 401 on a bad bearer token). Throws CstError, or GateDenied when the gate is not ready.
+   */
+  async verifyCurrentToken(): Promise<VerifiedCst | undefined> {
+    const first = this.problems[0];
+    if (first) throw new GateDenied(first.code, 'config', first.message);
+    return this.#verifyToken();
+  }
+
   async #verifyToken(): Promise<VerifiedCst | undefined> {
     const wpc = this.#wpc as VerifiedWpc;
     const token = this.#tokens.current();
@@ -512,7 +538,14 @@ export class Gate {
   async #checkKillSwitch(): Promise<void> {
     let verdict;
     try {
-      verdict = await (this.#killSwitch as KillSwitch).check();
+      const external = this.#externalKillSwitch?.current();
+      verdict = external
+        ? {
+            allowed: false as const,
+            code: 'WRITES_DISABLED' as const,
+            message: `writes are disabled (since ${external.disabled_at}${external.reason ? `: ${external.reason}` : ''})`,
+          }
+        : await (this.#killSwitch as KillSwitch).check();
     } catch (error) {
       throw new GateDenied(isClawError(error) ? error.code : 'KILL_SWITCH_INVALID', 'kill_switch', describeError(error));
     }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
 import { parentUser, type ParentUser } from '../config/same-user.js';
 import { checkStrictModes, unsafeStat, type TrustedPath } from '../config/strict-modes.js';
-import { ReplayStore } from '../cst/replay-store.js';
+import { ReplayStore, type ReplayClaims } from '../cst/replay-store.js';
 import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
 import { CstVerifier } from '../cst/verify.js';
 import type { ClawscopeVerifier } from '../claw/clawscope.js';
@@ -32,6 +32,8 @@ export interface WiringOptions {
   jiraOptions?: Partial<Pick<JiraClientOptions, 'timeoutMs' | 'retry'>>;
   /** doctor passes a scratch folder so checking a token never marks it used. */
   replayDir?: string;
+  /** A shared replay store (`serve` on Postgres); otherwise the file store under CLAW_HOME (or replayDir). */
+  replay?: ReplayClaims;
   now?: () => Date;
   /** Injected by tests: who started this process. */
   parent?: ParentUser;
@@ -106,9 +108,7 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
     problems.push({ code: unsafe.code, message: unsafe.message, step: 'permissions' });
   }
 
-  wiring.trust = await attempt('trust file', 'TRUST_UNREADABLE', () =>
-    readTrustFile(config.trustFile, { ...(config.trustPin ? { pin: config.trustPin } : {}), check: (path, stat) => checkOpenedFile(path, stat, uid) }),
-  );
+  wiring.trust = await attempt('trust file', 'TRUST_UNREADABLE', () => loadTrustFile(config, uid));
   if (wiring.trust && !config.trustPin) {
     warnings.push({
       code: 'TRUST_NOT_PINNED',
@@ -141,7 +141,7 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
         trust,
         audience: config.audience,
         job: config.job,
-        replay: new ReplayStore(options.replayDir ?? config.home.replayDir),
+        replay: options.replay ?? new ReplayStore(options.replayDir ?? config.home.replayDir),
         revocation:
           config.revocation.kind === 'url'
             ? new UrlRevocationSource(config.revocation.url, trust, { anchor })
@@ -156,7 +156,7 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
     const lane = {
       audience: config.audience,
       job: config.job,
-      replay: new ReplayStore(options.replayDir ?? config.home.replayDir),
+      replay: options.replay ?? new ReplayStore(options.replayDir ?? config.home.replayDir),
       clockSkewSeconds: config.clockSkewSeconds,
       now: options.now ?? (() => new Date()),
     };
@@ -214,6 +214,14 @@ function trustedPaths(config: ServerConfig): TrustedPath[] {
   if (config.revocation.kind === 'file') paths.push({ path: config.revocation.path });
   if (config.token.kind === 'file') paths.push({ path: config.token.path });
   return paths;
+}
+
+/**
+ * The trust file as every gate loads it (modes and owner checked on the descriptor, then pinned and parsed from
+ * the same bytes): `serve` checks it once at start with this, so a bad trust file stops the service.
+ */
+export function loadTrustFile(config: ServerConfig, uid?: number): Promise<LoadedTrust> {
+  return readTrustFile(config.trustFile, { ...(config.trustPin ? { pin: config.trustPin } : {}), check: (path, stat) => checkOpenedFile(path, stat, uid) });
 }
 
 /** The same rules on the descriptor the trust file is read through: what was checked is what is parsed. */

@@ -44,6 +44,38 @@ function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): McpTool['input
 }
 
 /**
+ * The tools/list entries of a tool list, converted to JSON Schema once per list: `serve` builds an MCP server
+ * per request, and the conversion costs far more than the call it would precede.
+ */
+/** One list, so its listing is cached like the servers' own. */
+const STATUS_TOOL_LIST: readonly ListedTool[] = [statusTool];
+
+/** What tools/list shows of a tool: gate tools and the status tool alike. */
+type ListedTool = Pick<Tool, 'name' | 'title' | 'description' | 'input' | 'output' | 'annotations'>;
+
+const LISTINGS = new WeakMap<readonly ListedTool[], Map<string, McpTool>>();
+function listingOf(tools: readonly ListedTool[]): Map<string, McpTool> {
+  let listed = LISTINGS.get(tools);
+  if (!listed) {
+    listed = new Map(
+      tools.map((tool) => [
+        tool.name,
+        {
+          name: tool.name,
+          title: tool.title,
+          description: tool.description,
+          inputSchema: toJsonSchema(tool.input, 'input'),
+          outputSchema: toJsonSchema(envelopeSchema(tool.output), 'output'),
+          annotations: { title: tool.title, ...tool.annotations },
+        } satisfies McpTool,
+      ]),
+    );
+    LISTINGS.set(tools, listed);
+  }
+  return listed;
+}
+
+/**
  * Both servers are this one factory with a different tool list. The low-level `Server` is used rather than
  * `McpServer` because every call, including one to a tool the policy hides, must reach the gate and leave a
  * receipt; McpServer answers calls to disabled tools itself.
@@ -57,19 +89,8 @@ export function createClawServer(options: ClawServerOptions): Server {
     },
   );
   const byName = new Map(options.tools.map((tool) => [tool.name, tool]));
-  const listed = new Map(
-    [...options.tools, statusTool].map((tool) => [
-      tool.name,
-      {
-        name: tool.name,
-        title: tool.title,
-        description: tool.description,
-        inputSchema: toJsonSchema(tool.input, 'input'),
-        outputSchema: toJsonSchema(envelopeSchema(tool.output), 'output'),
-        annotations: { title: tool.title, ...tool.annotations },
-      } satisfies McpTool,
-    ]),
-  );
+  // The status tool is listed beside the server's own tools whatever the policy says (see ListTools below).
+  const listed = new Map([...listingOf(options.tools), ...listingOf(STATUS_TOOL_LIST)]);
   const status = options.executor.status?.bind(options.executor);
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {

@@ -1,0 +1,78 @@
+import pg from 'pg';
+import { StateError } from './errors.js';
+
+/** The one kind of value our SQL takes as a parameter: never interpolated into the statement text. */
+export type SqlValue = string | number | boolean | null;
+
+/** A connection pool on the state database. Every statement is parameterised (`$1`, `$2`, ...). */
+export interface StateDb {
+  query<Row extends object>(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  /** Run `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (query: StateDb['query']) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const URL_SCHEMES = new Set(['postgres:', 'postgresql:']);
+
+/** The URL's own words are never repeated in errors: it may carry a password. */
+export function checkStateUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StateError('STATE_URL_INVALID', 'CLAW_STATE_URL is not a URL');
+  }
+  if (!URL_SCHEMES.has(parsed.protocol)) throw new StateError('STATE_URL_INVALID', 'CLAW_STATE_URL must be a postgres:// URL');
+}
+
+function unavailable(): StateError {
+  return new StateError('STATE_UNAVAILABLE', 'the state database cannot be reached or refused the statement');
+}
+
+export function openStateDb(url: string, options: { max?: number; connectTimeoutMs?: number } = {}): StateDb {
+  checkStateUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    // An outage must refuse calls promptly, not hold them until the OS gives up on the connection.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle connection the server drops (restart, outage) emits here; the next query reconnects or refuses.
+  pool.on('error', () => undefined);
+  const run =
+    (client: pg.Pool | pg.PoolClient) =>
+    async <Row extends object>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> => {
+      try {
+        const result = await client.query<Row>(sql, [...params]);
+        return result.rows;
+      } catch (error) {
+        if (error instanceof StateError) throw error;
+        throw unavailable();
+      }
+    };
+  return {
+    query: run(pool),
+    async transaction(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch {
+        throw unavailable();
+      }
+      const query = run(client);
+      try {
+        await query('BEGIN');
+        const result = await fn(query);
+        await query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
