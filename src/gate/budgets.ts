@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileStamp } from '../state/file-stamp.js';
 import { join } from 'node:path';
 import { ClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -85,7 +86,7 @@ export class BudgetLedger {
       afterAppend: () => {
         try {
           writeFileAtomic(this.#file, JSON.stringify(this.#counts()), { mode: 0o600 });
-          this.#checkedStamp = stampOf(this.#file);
+          this.#checkedStamp = fileStamp(this.#file);
         } catch {
           // The journal holds the spend; a mirror that could not be written is reported at the next check.
         }
@@ -112,11 +113,11 @@ export class BudgetLedger {
 
   /** The mirror must say what the journal says (missing is fine only while nothing was spent). */
   #checkMirror(): void {
-    const stamp = stampOf(this.#file);
-    if (stamp !== '' && stamp === this.#checkedStamp) return;
+    const stamp = fileStamp(this.#file);
+    if (stamp !== 'missing' && stamp === this.#checkedStamp) return;
     const journal = this.#counts();
     let mirror: unknown;
-    if (stamp === '') {
+    if (stamp === 'missing') {
       mirror = {};
     } else {
       try {
@@ -131,7 +132,7 @@ export class BudgetLedger {
     const names = new Set([...Object.keys(journal), ...entries.map(([name]) => name)]);
     for (const name of names) {
       if (((mirror as Record<string, number>)[name] ?? 0) !== (journal[name] ?? 0)) {
-        throw tampered(stamp === '' ? 'was deleted' : `says ${name} ${(mirror as Record<string, number>)[name] ?? 0}, the journal ${journal[name] ?? 0}`);
+        throw tampered(stamp === 'missing' ? 'was deleted' : `says ${name} ${(mirror as Record<string, number>)[name] ?? 0}, the journal ${journal[name] ?? 0}`);
       }
     }
     this.#checkedStamp = stamp;
@@ -140,13 +141,4 @@ export class BudgetLedger {
 
 function tampered(what: string): ClawError {
   return new ClawError('BUDGET_LEDGER_TAMPERED', `the budget file ${what}: it was changed outside claw-jira; the signed state journal is the record (restore the file from it, or ask an operator)`);
-}
-
-function stampOf(file: string): string {
-  try {
-    const st = statSync(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return '';
-  }
 }

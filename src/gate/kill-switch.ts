@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileStamp } from '../state/file-stamp.js';
 import { z } from 'zod';
 import { canonicalBytes, canonicalJson, hashAddress } from '../util/canonical.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -125,7 +126,7 @@ export class KillSwitch {
 
   /** Throws JournalError when the journal is unusable (the gate refuses with its code). */
   async check(): Promise<KillSwitchVerdict> {
-    const stamp = stampOf(this.file);
+    const stamp = fileStamp(this.file);
     if (stamp !== this.#stamp) this.#load(stamp);
     this.journal.refresh();
     if (this.#invalid) {
@@ -172,15 +173,5 @@ export class KillSwitch {
     }
     this.#record = verifyKillSwitch(text, this.trust);
     if (!this.#record) this.#invalid = true;
-  }
-}
-
-function stampOf(file: string): string {
-  try {
-    const st = statSync(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    return `error:${String((error as NodeJS.ErrnoException).code)}`;
   }
 }
