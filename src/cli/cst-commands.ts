@@ -1,14 +1,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { HASH_ADDRESS, hashAddress } from '../util/canonical.js';
+import { hashAddress } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { JOB_ID } from '../config/server-config.js';
 import { writeFileAtomic } from '../util/files.js';
 import { issueCst, wpcScope, type IssuedCst } from '../cst/issue.js';
 import { revokeInFile } from '../cst/revocation.js';
 import { ScopeSchema, type Scope } from '../cst/scope.js';
-import { WpcRegistry, registryBackend } from '../wpc/registry.js';
+import { WpcRegistry, isWpcAddress, registryBackend } from '../wpc/registry.js';
 import { InputError, UsageError, EXIT, type CliIo, type CommandSpec } from './io.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { adminEvent, cliPath, homeOf, registryLocation, signingKey, splitList, trustOf } from './common.js';
@@ -43,10 +43,10 @@ function positiveSeconds(value: string | undefined, flag: string): number | unde
 async function issueFromFlags(values: IssueFlags, io: CliIo): Promise<{ issued: IssuedCst; job: string }> {
   const wpcHash = values.wpc ?? io.env.CLAW_WPC;
   const job = values.job ?? io.env.CLAW_JOB_ID;
-  if (!wpcHash) throw new UsageError('--wpc <sha256:hex> is required (or CLAW_WPC)');
+  if (!wpcHash) throw new UsageError('--wpc <address> is required (or CLAW_WPC)');
   if (!job) throw new UsageError('--job <id> is required (or CLAW_JOB_ID)');
   if (!JOB_ID.test(job)) throw new InputError('--job must be 1-128 letters, digits, dot, dash or underscore, starting with a letter or digit');
-  if (!HASH_ADDRESS.test(wpcHash)) throw new InputError('--wpc must be a sha256:<64 hex> address');
+  if (!isWpcAddress(wpcHash)) throw new InputError('--wpc must be a WPC address: sha256:<64 hex> or the same digest in base64url');
   if (values.sub !== undefined && (values.sub.trim() === '' || values.sub.length > 255)) throw new InputError('--sub must be 1-255 characters');
   const ttlSeconds = positiveSeconds(values.ttl, '--ttl');
   const home = homeOf(io);

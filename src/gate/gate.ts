@@ -307,7 +307,9 @@ export class Gate {
     try {
       const verdict = await this.#killSwitch.check();
       if (verdict.allowed) return undefined;
-      return { disabled_at: verdict.record?.at ?? 'unknown', by: verdict.record?.by ?? 'unknown', reason: `${verdict.code}: ${verdict.message}` };
+      const record = verdict.record;
+      if (record && verdict.code === 'WRITES_DISABLED') return { disabled_at: record.at, by: record.by, ...(record.reason ? { reason: record.reason } : {}) };
+      return { disabled_at: 'unknown', by: 'unknown', reason: `${verdict.code}: ${verdict.message}` };
     } catch (error) {
       return { disabled_at: 'unknown', by: 'unknown', reason: describeError(error) };
     }

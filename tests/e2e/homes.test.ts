@@ -46,6 +46,7 @@ describe('claw-jira init: a server home and an admin home', () => {
         'revocations.jws 600',
         'secrets 700',
         'state 700',
+        'state/journal.jsonl 600',
         'tokens 700',
         'trust.json 600',
       ]);
