@@ -132,6 +132,8 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
       expect(serviceRefusals(world, 'CST_REPLAY_STORE_UNAVAILABLE').length).toBeGreaterThan(0);
 
       db.start();
+      // Two rows: the fresh token's, and the first one's, which must survive the crash (an immediate stop on a
+      // cluster with synchronous_commit=off): the service asks for synchronous commit on its own connections.
       const after = await post(readUrl, LIST_TOOLS, { authorization: `Bearer ${await endpointToken(world, readUrl)}` });
       expect(after.status).toBe(200);
       expect(await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM claw_replay')).toEqual([{ n: '2' }]);

@@ -29,10 +29,23 @@ function unavailable(): StateError {
   return new StateError('STATE_UNAVAILABLE', 'the state database cannot be reached or refused the statement');
 }
 
+/**
+ * The URL with `synchronous_commit=on` added to its startup options (after any of the URL's own, so it wins).
+ * A replay record or kill-switch change is acknowledged only once its WAL is written: on a server tuned with
+ * `synchronous_commit=off`, a crash right after the reply would otherwise forget a claimed token id, and the
+ * token could be used again by another job. Set in the URL because pg lets the URL's `options` replace ours.
+ */
+function durableUrl(url: string): string {
+  const parsed = new URL(url);
+  const own = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', [own, '-c synchronous_commit=on'].filter(Boolean).join(' '));
+  return parsed.toString();
+}
+
 export function openStateDb(url: string, options: { max?: number; connectTimeoutMs?: number } = {}): StateDb {
   checkStateUrl(url);
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: durableUrl(url),
     max: options.max ?? 10,
     // An outage must refuse calls promptly, not hold them until the OS gives up on the connection.
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
