@@ -80,6 +80,12 @@ export function memoryMb(pid: number | null, field: 'VmRSS' | 'VmHWM' = 'VmRSS')
   }
 }
 
+/** The V8 flags a bundled bin's shebang (`#!/usr/bin/env -S node <flags>`) gives node. */
+export function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  return first.replace(/^#!\/usr\/bin\/env -S node ?/, '').split(' ').filter((flag) => flag !== '');
+}
+
 /** A CLAW_HOME with keys, a signed bench WPC and a CST, a simulator, and how to start each server against them. */
 export interface BenchWorld {
   dir: string;
@@ -116,7 +122,7 @@ export async function openBenchWorld(): Promise<BenchWorld> {
     JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
   };
   // The bypass runs with the same V8 flags as the shipped servers' shebang, so only the gate differs.
-  const bypassArgs = (which: string) => ['--max-semi-space-size=2', dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
+  const bypassArgs = (which: string) => [...shebangFlags(dist(`../bin/claw-jira-${which}.mjs`)), dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
   const track = (connected: Connected) => {
     connections.push(connected);
     return connected;
