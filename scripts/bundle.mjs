@@ -36,13 +36,15 @@ await build({
 // - --liftoff-only: the first Jira requests made Node's fetch compile its HTTP parser (llhttp, WebAssembly)
 //   with TurboFan, a transient +20-30 MB of compiler memory in the first ten calls; the baseline (Liftoff)
 //   code parses a few KB of headers as fast as it matters. JavaScript is optimised as before.
+// - MALLOC_ARENA_MAX=2 (glibc; ignored elsewhere): V8's GC and compiler threads each got a malloc arena of their
+//   own, and memory freed there stays resident; two arenas cut the peak by another 6-7 MB at the same throughput.
 // Flags can only be set before V8 starts, hence the shebang (env -S: Linux coreutils >= 8.30, macOS).
-// Running `node dist/bin/claw-jira-read.mjs` skips it; mcp.json.example passes the same flags.
+// Running `node dist/bin/claw-jira-read.mjs` skips it; mcp.json.example passes the same flags and variable.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const V8_FLAGS = '--max-semi-space-size=2 --heap-growing-percent=20 --liftoff-only';
 for (const name of ['claw-jira-read', 'claw-jira-write']) {
   const file = `dist/bin/${name}.mjs`;
   const text = readFileSync(file, 'utf8');
-  writeFileSync(file, text.replace(/^#!.*\n/, `#!/usr/bin/env -S node ${V8_FLAGS}\n`), { mode: 0o755 });
+  writeFileSync(file, text.replace(/^#!.*\n/, `#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node ${V8_FLAGS}\n`), { mode: 0o755 });
 }
