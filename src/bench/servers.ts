@@ -80,6 +80,15 @@ export function memoryMb(pid: number | null, field: 'VmRSS' | 'VmHWM' = 'VmRSS')
   }
 }
 
+/** What a bundled bin's shebang (`#!/usr/bin/env -S NAME=VALUE... node <flags>`) gives node: environment and flags. */
+export function shebangOf(file: string): { env: Record<string, string>; flags: string[] } {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const words = first.replace(/^#!\/usr\/bin\/env -S /, '').split(' ').filter((word) => word !== '');
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, Math.max(node, 0)).map((word) => word.split('=', 2) as [string, string]));
+  return { env, flags: words.slice(node + 1) };
+}
+
 /** A CLAW_HOME with keys, a signed bench WPC and a CST, a simulator, and how to start each server against them. */
 export interface BenchWorld {
   dir: string;
@@ -116,7 +125,8 @@ export async function openBenchWorld(): Promise<BenchWorld> {
     JIRA_API_TOKEN: SIM_USERS.agent.apiToken,
   };
   // The bypass runs with the same V8 flags as the shipped servers' shebang, so only the gate differs.
-  const bypassArgs = (which: string) => ['--max-semi-space-size=2', dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
+  const shebang = (which: string) => shebangOf(dist(`../bin/claw-jira-${which}.mjs`));
+  const bypassArgs = (which: string) => [...shebang(which).flags, dist('../bin/bench-bypass-server.mjs'), which, sim.url, SIM_USERS.agent.email, SIM_USERS.agent.apiToken];
   const track = (connected: Connected) => {
     connections.push(connected);
     return connected;
@@ -127,7 +137,7 @@ export async function openBenchWorld(): Promise<BenchWorld> {
     env,
     serverEnv,
     gated: async (which) => track(await spawn([dist(`../bin/claw-jira-${which}.mjs`)], serverEnv)),
-    bypass: async (which) => track(await spawn(bypassArgs(which), env)),
+    bypass: async (which) => track(await spawn(bypassArgs(which), { ...env, ...shebang(which).env })),
     close: async () => {
       for (const connection of connections) await connection.client.close().catch(() => undefined);
       await sim.close();

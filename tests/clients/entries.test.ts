@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READ_TOOLS } from '../../src/tools/read-tools.js';
 import { WRITE_TOOLS } from '../../src/tools/write-tools.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
+import { shebangOf } from '../../src/bench/servers.js';
 import { World, toolNames } from '../e2e/harness.js';
 import { CLIENT_BIN, example, installed, render, serverEntries, visitEnv, type Section } from './example.js';
 
@@ -51,7 +52,11 @@ describe('mcp.json.example, as written', () => {
         const args = entry.args as string[];
         if (isAbsolute(String(entry.command))) {
           nodeForms++;
-          expect(args).toEqual(['--max-semi-space-size=2', expect.stringMatching(new RegExp(`/dist/bin/claw-${server}\\.mjs$`))]);
+          // The node form passes the same V8 flags and environment as the shebang, or the memory figures do not hold.
+          const shebang = shebangOf(new URL(`../../dist/bin/claw-${server}.mjs`, import.meta.url).pathname);
+          expect(Object.keys(shebang.env).length, 'the shebang sets the malloc arenas').toBeGreaterThan(0);
+          for (const [variable, value] of Object.entries(shebang.env)) expect(env[variable], `${name}.${server}.${variable}`).toBe(value);
+          expect(args).toEqual([...shebang.flags, expect.stringMatching(new RegExp(`/dist/bin/claw-${server}\\.mjs$`))]);
         } else expect(entry.command).toBe(`claw-${server}`);
       }
     }
