@@ -33,6 +33,7 @@ import { HASH_ADDRESS } from '../util/canonical.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { homeOf, trustFileOf } from './common.js';
 import { EXIT, UsageError, type CliIo, type CommandSpec } from './io.js';
+import { JOB_ID } from '../config/server-config.js';
 
 /**
  * `claw-jira bundle …`: seal, verify, review, rollback-plan, report, import-gateway. Exit codes as everywhere:
@@ -131,7 +132,6 @@ function sealJob(io: CliIo, dir: string, headsDir: string, key: Parameters<typeo
   if (jobs.length > 1) throw new BundleError('BUNDLE_MIXED_JOBS', `the servers recorded ${jobs.length} jobs for this folder (${jobs.join(', ')}): set CLAW_JOB_ID`);
   return jobs[0];
 }
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const verifySpec = {
   name: 'bundle verify',

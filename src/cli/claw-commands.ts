@@ -11,6 +11,7 @@ import { loadSigningKey, loadTrust } from '../keys/store.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { homeOf, splitList, trustFileOf } from './common.js';
 import { EXIT, UsageError, type CommandSpec } from './io.js';
+import { JOB_ID } from '../config/server-config.js';
 
 /**
  * `claw-jira bundle export-claw` and `bundle verify-claw`: the sealed bundle as a Clawsig proof bundle for
@@ -99,7 +100,6 @@ export const bundleVerifyClawCommand: CommandSpec = {
   },
 };
 
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export const runIdCommand: CommandSpec = {
   name: 'run-id',

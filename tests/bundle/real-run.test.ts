@@ -13,7 +13,7 @@ import { TrustStore } from '../../src/keys/trust.js';
 import { receiptHash, receiptLine, signReceipt } from '../../src/receipts/sign.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { SIM_FIXTURES, SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
-import { SERVER_BIN, World, callTool, type Connected } from '../e2e/harness.js';
+import { SERVER_BIN, World, callTool, stopServer, type Connected } from '../e2e/harness.js';
 import { readLines, writeLines } from './fixture.js';
 
 const built = existsSync(SERVER_BIN.write) && existsSync(SERVER_BIN.read);
@@ -32,18 +32,7 @@ const WPC = {
   review: { max_issues_created: 0 },
 };
 
-/** Close a server's stdio and wait for its process to end, so its receipt log is final. */
-async function stop(connected: Connected): Promise<void> {
-  await connected.close();
-  for (let i = 0; i < 200 && connected.pid !== null; i++) {
-    try {
-      process.kill(connected.pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const stop = stopServer;
 
 describe.skipIf(!built)('proof bundle of a real server run', () => {
   let sim: RunningSimulator;

@@ -5,10 +5,13 @@
 import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { hashAddress } from '../../src/util/canonical.js';
 import { World, callTool, toolNames } from './harness.js';
-import { issuePath } from './threat-helpers.js';
+import { issuePath, jiraAsUser as jiraAsUserOn } from './threat-helpers.js';
+
+/** Set up Jira data directly, as a Jira user would, outside the gate (on this file's simulator). */
+const jiraAsUser = (method: string, path: string, body?: unknown) => jiraAsUserOn(sim, method, path, body);
 
 let sim: RunningSimulator;
 beforeAll(async () => {
@@ -16,17 +19,6 @@ beforeAll(async () => {
 });
 afterAll(async () => sim?.close());
 
-/** Set up Jira data directly, as a Jira user would, outside the gate. */
-async function jiraAsUser(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const auth = Buffer.from(`${SIM_USERS.agent.email}:${SIM_USERS.agent.apiToken}`).toString('base64');
-  const response = await fetch(`${sim.url}${path}`, {
-    method,
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json', accept: 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
-}
 
 const ENG_ONLY = {
   wpc_version: 'v1',
