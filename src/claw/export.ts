@@ -3,7 +3,9 @@ import type { Receipt } from '../receipts/types.js';
 import { isWriteOperation, type Operation } from '../wpc/operations.js';
 import { VERSION } from '../servers/factory.js';
 import { ClawError } from '../util/errors.js';
-import { b64uEncode, sha256B64u, sortKeysDeep, stringifyHashB64u } from './hash.js';
+import { sha256B64u, sortKeysDeep, stringifyHashB64u } from './hash.js';
+import { HASH_ADDRESS } from '../util/canonical.js';
+import { b64uAddress } from '../wpc/registry.js';
 import { buildTrustPulse, type TrustPulse } from './trust-pulse.js';
 import { runAnchorEvent } from './run-anchor.js';
 import { eventHash, type ClawEvent } from './event-chain.js';
@@ -78,9 +80,8 @@ export interface GatewayEnvelope {
 
 /** `sha256:<hex>` (claw-jira's address form) as Claw's base64url form of the same digest. */
 export function addressToB64u(address: string): string {
-  const hex = /^sha256:([0-9a-f]{64})$/.exec(address)?.[1];
   // Not a digest address (e.g. the gate's marker for arguments it could not canonicalise): hash the text itself.
-  return hex ? b64uEncode(Buffer.from(hex, 'hex')) : sha256B64u(address);
+  return HASH_ADDRESS.test(address) ? b64uAddress(address) : sha256B64u(address);
 }
 
 /** The run id the receipts carry; for bundles older than run ids, one derived from the job. */

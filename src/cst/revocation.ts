@@ -9,6 +9,7 @@ import { hashAddress } from '../util/canonical.js';
 import { ClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { CstError } from './errors.js';
+import { stampOf } from '../util/file-stamp.js';
 
 /**
  * The revocation list is a compact JWS signed by the token issuer, so a server can trust a list fetched from
@@ -144,8 +145,7 @@ export class FileRevocationSource implements RevocationSource {
   async isRevoked(jti: string): Promise<boolean> {
     let stamp: string;
     try {
-      const st = statSync(this.file, { bigint: true });
-      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      stamp = stampOf(statSync(this.file, { bigint: true }));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         if (this.#newestIat !== undefined) throw new CstError('CST_REVOCATION_UNAVAILABLE', 'the revocation list disappeared');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileStamp } from '../state/file-stamp.js';
+import { fileStamp } from '../util/file-stamp.js';
 import { join } from 'node:path';
 import { ClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';

@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { hashOfJson } from '../util/canonical.js';
+import { fileStamp } from '../util/file-stamp.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { ensureDir, writeFileAtomic } from '../util/files.js';
 import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
@@ -828,15 +829,6 @@ const READ_POSTS = /\/search\/(jql|approximate-count)/;
 
 function exchange(request: { method: string; path: string; status: number | undefined; attempts: number }): JiraExchange {
   return { method: request.method, path: request.path, status: request.status ?? null, attempts: request.attempts };
-}
-
-function fileStamp(path: string): string {
-  try {
-    const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return 'missing';
-  }
 }
 
 /**

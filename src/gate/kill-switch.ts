@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileStamp } from '../state/file-stamp.js';
+import { fileStamp } from '../util/file-stamp.js';
 import { z } from 'zod';
 import { canonicalBytes, canonicalJson, hashAddress } from '../util/canonical.js';
 import { writeFileAtomic } from '../util/files.js';

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { TokenSource } from '../config/server-config.js';
 import { CstError } from '../cst/errors.js';
+import { stampOf } from '../util/file-stamp.js';
 
 /**
  * The CST reaches the server from the runtime, never from the model: an environment variable, or a file the
@@ -21,8 +22,7 @@ export class TokenReader {
     if (source.kind === 'env') return source.token;
     let stamp: string;
     try {
-      const st = statSync(source.path, { bigint: true });
-      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      stamp = stampOf(statSync(source.path, { bigint: true }));
     } catch {
       throw new CstError('CST_MISSING', `the token file ${source.path} (CLAW_CST_FILE) does not exist or cannot be read`);
     }

@@ -7,6 +7,7 @@ import { canonicalBytes, canonicalJson, hashAddress } from '../util/canonical.js
 import { ClawError } from '../util/errors.js';
 import { fsyncDir, writeAll } from '../util/files.js';
 import { signBytes, verifyBytes, type SigningKey, type VerifyingKey } from '../keys/ed25519.js';
+import { stampOf } from '../util/file-stamp.js';
 
 /**
  * The server's own memory of what it has accepted and spent: approvals used, budget units spent, the newest
@@ -211,7 +212,7 @@ export class StateJournal {
       }
       throw new JournalError('STATE_JOURNAL_UNAVAILABLE', 'cannot read the state journal');
     }
-    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const stamp = stampOf(st);
     if (stamp === this.#stamp) return;
     if (st.size < BigInt(this.#offset)) throw new JournalError('STATE_JOURNAL_TRUNCATED', 'the state journal is shorter than what this server already read');
     const bytes = this.#readFrom(this.#lastStart);

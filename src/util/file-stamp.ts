@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
 
 /**
  * Inode, size, mtime and ctime of a file: what changes whenever the file is replaced or written (ctime cannot
@@ -7,10 +7,14 @@ import { statSync } from 'node:fs';
  */
 export function fileStamp(file: string): string {
   try {
-    const st = statSync(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    return stampOf(statSync(file, { bigint: true }));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === 'ENOENT' ? 'missing' : `error:${String(code)}`;
   }
+}
+
+/** The stamp of stats already taken (for callers that also need the stat's own error or size). */
+export function stampOf(st: BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
