@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { verifyBundle } from '../bundle/verify.js';
 import { sealBundle } from '../bundle/seal.js';
 import { clawHome } from '../config/home.js';
-import { decide, type DecisionRequest } from '../gate/decide.js';
+import { decide, type DecisionRequest } from '../policy/decide.js';
 import { initKeys, loadSigningKey } from '../keys/store.js';
 import { TrustStore } from '../keys/trust.js';
 import { receiptHash, receiptLine, signReceipt } from '../receipts/sign.js';

@@ -9,7 +9,7 @@ import { ReplayStore } from '../cst/replay-store.js';
 import { FileRevocationSource, revokeInFile } from '../cst/revocation.js';
 import type { Scope } from '../cst/scope.js';
 import { CstVerifier } from '../cst/verify.js';
-import { decide, type DecisionRequest } from '../gate/decide.js';
+import { decide, type DecisionRequest } from '../policy/decide.js';
 import { ReceiptLog } from '../receipts/log.js';
 import { HeadRecorder } from '../receipts/heads.js';
 import type { ReceiptContent } from '../receipts/types.js';

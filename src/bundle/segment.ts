@@ -1,5 +1,5 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { decide, type Decision } from '../gate/decide.js';
+import { decide, type Decision } from '../policy/decide.js';
 import type { VerifyingKey } from '../keys/ed25519.js';
 import type { TrustFile } from '../keys/trust.js';
 import type { Receipt } from '../receipts/types.js';

@@ -7,7 +7,7 @@ import type { VerifiedWpc } from '../wpc/registry.js';
 import { CST_TYP, DEFAULT_AUDIENCE, CstClaimsSchema, type CstClaims } from './claims.js';
 import type { Scope } from './scope.js';
 import { scopeExcess } from './scope-check.js';
-import { effectiveOperations, effectiveProjects } from '../gate/decide.js';
+import { effectiveOperations, effectiveProjects } from '../policy/decide.js';
 
 export interface IssueCstOptions {
   wpc: VerifiedWpc;

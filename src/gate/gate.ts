@@ -21,11 +21,12 @@ import { ALWAYS_APPROVAL, NEVER_ELICIT, isWriteOperation, type Operation } from 
 import { addressHex, type VerifiedWpc } from '../wpc/registry.js';
 import { WpcError } from '../wpc/errors.js';
 import { BudgetExceeded, BudgetLedger, type BudgetUsage } from './budgets.js';
-import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from './decide.js';
+import { decide, deniesOperation, effectiveOperations, effectiveProjects, type DecisionRequest } from '../policy/decide.js';
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { KillSwitch, readKillSwitch, type KillSwitchState } from './kill-switch.js';
 import type { StateJournal } from '../state/journal.js';
+import type { ApprovalPort, BudgetStore, KillSwitchCheck, ReceiptSink } from '../state/ports.js';
 import { checkTargetUnchanged, elicitationText } from './write-path.js';
 import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
@@ -49,6 +50,15 @@ export interface GateOptions {
   replay?: ReplayClaims;
   /** A kill switch besides the file; `serve` passes the database row as read for the request in flight. */
   killSwitch?: { current(): KillSwitchState | undefined };
+  /**
+   * State kept elsewhere than the files under CLAW_HOME (`serve` on Postgres: shared by every replica). Each one
+   * given replaces the file default; `receipts` opens the session's receipt sink.
+   */
+  state?: {
+    budgets?: BudgetStore;
+    approvals?: ApprovalPort;
+    receipts?: (session: { job: string; server: ServerName; runId: string }) => ReceiptSink;
+  };
 }
 
 /**
@@ -93,7 +103,7 @@ export class Gate {
   #wpc: VerifiedWpc | undefined;
   #wpcFile: { path: string; stamp: string } | undefined;
   #wpcChanged = false;
-  #log: ReceiptLog | undefined;
+  #log: ReceiptSink | undefined;
   #verifier: CstVerifier | undefined;
   /** The clawscope lane (CLAW_SCOPE_URL), beside claw-jira's own CSTs. */
   #scopeVerifier: ClawscopeVerifier | undefined;
@@ -101,12 +111,13 @@ export class Gate {
   /** A kill switch besides the signed file (`serve`: the database row read for the request in flight). */
   readonly #replay: ReplayClaims | undefined;
   readonly #externalKillSwitch: { current(): KillSwitchState | undefined } | undefined;
+  readonly #state: GateOptions['state'];
   #jira: JiraClient | undefined;
   #fields: FieldCatalog | undefined;
-  #budgets: BudgetLedger | undefined;
-  #approvals: ApprovalStore | undefined;
+  #budgets: BudgetStore | undefined;
+  #approvals: ApprovalPort | undefined;
   #journal: StateJournal | undefined;
-  #killSwitch: KillSwitch | undefined;
+  #killSwitch: KillSwitchCheck | undefined;
   #killSwitchSeen = false;
   readonly #inFlight = new Set<Promise<GateResult>>();
 
@@ -116,6 +127,7 @@ export class Gate {
     this.#now = options.now ?? (() => new Date());
     this.#tokens = options.tokens ?? new TokenReader(options.config.token);
     this.#externalKillSwitch = options.killSwitch;
+    this.#state = options.state;
     this.#replay = options.replay;
     // Turned into problems by the wiring, with everything else that keeps the server from being ready.
     this.#configProblems = options.problems;
@@ -165,20 +177,27 @@ export class Gate {
       await this.#attempt('BUNDLE', () => {
         ensureDir(config.bundleDir);
         const runId = ensureRunId(config.home, config.job);
-        this.#log = ReceiptLog.open({
-          bundleDir: config.bundleDir,
-          job: config.job,
-          server: this.server,
-          key: receiptKey,
-          heads: { dir: headsDirOf(config.home.stateDir) },
-          runId,
-        });
-        recordSession(config.home, config.job, {
-          server: this.server,
-          session: this.#log.session,
-          bundle_dir: config.bundleDir,
-          file: relative(config.bundleDir, this.#log.file),
-        });
+        const openSink = this.#state?.receipts;
+        if (openSink) {
+          // The sink records its own session (e.g. a row per session in Postgres); `bundle export` writes the folder.
+          this.#log = openSink({ job: config.job, server: this.server, runId });
+        } else {
+          const log = ReceiptLog.open({
+            bundleDir: config.bundleDir,
+            job: config.job,
+            server: this.server,
+            key: receiptKey,
+            heads: { dir: headsDirOf(config.home.stateDir) },
+            runId,
+          });
+          this.#log = log;
+          recordSession(config.home, config.job, {
+            server: this.server,
+            session: log.session,
+            bundle_dir: config.bundleDir,
+            file: relative(config.bundleDir, log.file),
+          });
+        }
         this.#populateBundle();
         this.#reportTornTails(receiptKey, config.job);
       });
@@ -187,11 +206,13 @@ export class Gate {
       const trust = this.#trust;
       const journal = this.#journal;
       await this.#attempt('STATE', () => {
-        this.#budgets = new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job, journal);
-        this.#approvals = new ApprovalStore(config.home.approvalsDir, {
-          journal,
-          ...(config.maxPendingApprovals !== undefined ? { maxPending: config.maxPendingApprovals } : {}),
-        });
+        this.#budgets = this.#state?.budgets ?? new BudgetLedger(join(config.home.stateDir, 'budgets'), config.job, journal);
+        this.#approvals =
+          this.#state?.approvals ??
+          new ApprovalStore(config.home.approvalsDir, {
+            journal,
+            ...(config.maxPendingApprovals !== undefined ? { maxPending: config.maxPendingApprovals } : {}),
+          });
         this.#killSwitch = new KillSwitch(config.home.killSwitchFile, trust, journal);
       });
     }
@@ -587,7 +608,7 @@ export class Gate {
     const trust = this.#trust as TrustStore;
     let approved;
     try {
-      approved = await (this.#approvals as ApprovalStore).consume(call, trust, this.#now());
+      approved = await (this.#approvals as ApprovalPort).consume(call, trust, this.#now());
     } catch (error) {
       throw new GateDenied(isClawError(error) ? error.code : 'APPROVAL_INVALID', 'approval', describeError(error));
     }
@@ -598,7 +619,7 @@ export class Gate {
     }
     let request;
     try {
-      request = (this.#approvals as ApprovalStore).fileRequest({
+      request = await (this.#approvals as ApprovalPort).fileRequest({
       job: this.#config.job,
       server: this.server,
       tool: tool.name,
@@ -636,7 +657,7 @@ export class Gate {
         await checkTargetUnchanged(target, ctx);
         base.approval = { request_id: request.request_id, approval_id: request.request_id, via: 'elicitation' };
         try {
-          await (this.#approvals as ApprovalStore).markUsed(request.request_id, this.#config.job, this.#now());
+          await (this.#approvals as ApprovalPort).markUsed(request.request_id, this.#config.job, this.#now());
         } catch (error) {
           throw new GateDenied(isClawError(error) ? error.code : 'APPROVAL_STORE_UNAVAILABLE', 'approval', describeError(error));
         }
@@ -666,7 +687,7 @@ export class Gate {
 
   async #checkBudget(operation: Operation, wpc: VerifiedWpc): Promise<void> {
     try {
-      await (this.#budgets as BudgetLedger).check(operation, wpc.policy);
+      await (this.#budgets as BudgetStore).check(operation, wpc.policy);
     } catch (error) {
       throw budgetDenial(error);
     }
@@ -674,7 +695,7 @@ export class Gate {
 
   async #spendBudget(operation: Operation, wpc: VerifiedWpc): Promise<BudgetUsage> {
     try {
-      return await (this.#budgets as BudgetLedger).spend(operation, wpc.policy);
+      return await (this.#budgets as BudgetStore).spend(operation, wpc.policy);
     } catch (error) {
       throw budgetDenial(error);
     }

@@ -1,4 +1,4 @@
-import type { DecisionRequest, Effect, Reason } from '../gate/decide.js';
+import type { DecisionRequest, Effect, Reason } from '../policy/decide.js';
 import type { Scope } from '../cst/scope.js';
 
 /** Where in the gate a decision was made: auditors filter denials by it. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { effectiveIssueTypes, isFieldReadable, isFieldWritable } from '../gate/decide.js';
+import { effectiveIssueTypes, isFieldReadable, isFieldWritable } from '../policy/decide.js';
 import { GateDenied } from '../gate/denial.js';
 import { confineJql, jqlFieldReferences, type ConfinedJql } from '../gate/jql.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';

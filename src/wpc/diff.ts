@@ -1,4 +1,4 @@
-import { effectiveOperations, effectiveProjects } from '../gate/decide.js';
+import { effectiveOperations, effectiveProjects } from '../policy/decide.js';
 import type { Wpc } from './schema.js';
 
 export interface SetDelta {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { clawHome, type ClawHome } from '../../src/config/home.js';
 import { issueCst } from '../../src/cst/issue.js';
 import type { Scope } from '../../src/cst/scope.js';
-import { decide, type DecisionRequest } from '../../src/gate/decide.js';
+import { decide, type DecisionRequest } from '../../src/policy/decide.js';
 import type { SigningKey } from '../../src/keys/ed25519.js';
 import { initKeys, loadSigningKey } from '../../src/keys/store.js';
 import { TrustStore } from '../../src/keys/trust.js';

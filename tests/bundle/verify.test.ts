@@ -8,7 +8,7 @@ import { ReceiptLog } from '../../src/receipts/log.js';
 import { receiptHash, receiptLine, signReceipt } from '../../src/receipts/sign.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { addressHex } from '../../src/wpc/registry.js';
-import { decide } from '../../src/gate/decide.js';
+import { decide } from '../../src/policy/decide.js';
 import { BASE_WPC, copyBundle, makeEnv, placeWpc, readLines, Recorder, sealedBundle, signedWpc, writeLines, type BuiltBundle, type Env } from './fixture.js';
 
 let env: Env;

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewBundle, sealBundle, verifyBundle } from '../../src/bundle/index.js';
-import { decide } from '../../src/gate/decide.js';
+import { decide } from '../../src/policy/decide.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import { compileSources, type CompiledTree } from './compiled.js';
 import { copyBundle, makeEnv, placeWpc, readLines, Recorder, signedWpc, writeLines, type Env } from './fixture.js';

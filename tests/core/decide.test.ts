@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide, DENY_CODES, type Decision, type DecisionRequest } from '../../src/gate/decide.js';
+import { decide, DENY_CODES, type Decision, type DecisionRequest } from '../../src/policy/decide.js';
 import type { Scope } from '../../src/cst/scope.js';
 import { ScopeSchema } from '../../src/cst/scope.js';
 import { OPERATIONS, type Operation } from '../../src/wpc/operations.js';

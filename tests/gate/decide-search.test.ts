@@ -3,7 +3,7 @@
  * run, so every refusal here is also what `bundle verify` re-derives from a recorded request.
  */
 import { describe, expect, it } from 'vitest';
-import { decide, effectiveIssueTypes, isFieldWritable, showsRestrictedComments } from '../../src/gate/decide.js';
+import { decide, effectiveIssueTypes, isFieldWritable, showsRestrictedComments } from '../../src/policy/decide.js';
 import { WpcSchema } from '../../src/wpc/schema.js';
 
 const wpc = WpcSchema.parse({
