@@ -139,11 +139,7 @@ export class ApprovalStore {
         `job ${input.job} already has ${pending} approval requests waiting for a human (the cap is ${this.#maxPending}): approve or clear them first`,
       );
     }
-    const request: ApprovalRequest = {
-      ...input,
-      request_id: `apr_${randomBytes(13).toString('hex').slice(0, 20)}`,
-      requested_at: now.toISOString(),
-    };
+    const request = newApprovalRequest(input, now);
     try {
       writeFileAtomic(this.#requestFile(request), `${JSON.stringify(request, null, 2)}\n`);
     } catch {
@@ -192,25 +188,7 @@ export class ApprovalStore {
     const base = join(this.dir, name.slice(0, -'.request.json'.length));
     if (existsSync(`${base}.used`)) throw new ApprovalError('APPROVAL_USED', `request ${requestId} was already approved and used`);
     const request = this.readRequestFile(join(this.dir, name));
-    // What the approver was shown (the arguments) must be what gets signed (their hash): a request file edited
-    // to show one call while naming another is refused.
-    if (hashOfJson(request.args) !== request.args_hash) {
-      throw new ApprovalError('APPROVAL_INVALID', `request ${requestId} was altered: its arguments do not match its argument hash`);
-    }
-    const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
-    const claims: ApprovalClaims = {
-      request_id: request.request_id,
-      job: request.job,
-      tool: request.tool,
-      args_hash: request.args_hash,
-      wpc_hash: request.wpc_hash,
-      approver: options.approver,
-      iat,
-      exp: iat + options.ttlSeconds,
-    };
-    const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
-      .setProtectedHeader({ alg: 'EdDSA', typ: APPROVAL_TYP, kid: key.kid })
-      .sign(key.privateKey);
+    const { claims, jws } = await signApproval(request, key, options);
     writeFileAtomic(`${base}.approval.jws`, `${jws}\n`);
     return claims;
   }
@@ -247,15 +225,7 @@ export class ApprovalStore {
       const jws = readFileSync(join(this.dir, name), 'utf8').trim();
       const claims = await verifyApproval(jws, trust);
       const request = this.readRequestFile(`${base}.request.json`);
-      const bound =
-        claims.request_id === request.request_id &&
-        claims.job === call.job &&
-        claims.tool === call.tool &&
-        claims.args_hash === call.args_hash &&
-        request.args_hash === call.args_hash &&
-        claims.wpc_hash === call.wpc_hash;
-      if (!bound) continue;
-      if (claims.exp <= Math.floor(now.getTime() / 1000)) continue;
+      if (!approvalFits(claims, request, call, now)) continue;
       const usedAt = now.toISOString();
       if (this.#journal) {
         // The journal decides, under its lock: of two servers racing on one approval, one records the use.
@@ -274,6 +244,56 @@ export class ApprovalStore {
     }
     return undefined;
   }
+}
+
+/** A new request for a person to approve: the call, a fresh id, and when it was filed. */
+export function newApprovalRequest(input: Omit<ApprovalRequest, 'request_id' | 'requested_at'>, now: Date): ApprovalRequest {
+  return { ...input, request_id: `apr_${randomBytes(13).toString('hex').slice(0, 20)}`, requested_at: now.toISOString() };
+}
+
+/** Sign a single-use approval of one filed request with the approver key (`claw-jira approve`, on files or the database). */
+export async function signApproval(
+  request: ApprovalRequest,
+  key: SigningKey,
+  options: { ttlSeconds: number; approver: string; now?: Date },
+): Promise<{ claims: ApprovalClaims; jws: string }> {
+  // What the approver was shown (the arguments) must be what gets signed (their hash): a request edited to
+  // show one call while naming another is refused.
+  if (hashOfJson(request.args) !== request.args_hash) {
+    throw new ApprovalError('APPROVAL_INVALID', `request ${request.request_id} was altered: its arguments do not match its argument hash`);
+  }
+  const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  const claims: ApprovalClaims = {
+    request_id: request.request_id,
+    job: request.job,
+    tool: request.tool,
+    args_hash: request.args_hash,
+    wpc_hash: request.wpc_hash,
+    approver: options.approver,
+    iat,
+    exp: iat + options.ttlSeconds,
+  };
+  const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+    .setProtectedHeader({ alg: 'EdDSA', typ: APPROVAL_TYP, kid: key.kid })
+    .sign(key.privateKey);
+  return { claims, jws };
+}
+
+/** A verified approval counts for this call only if it names this very request and call, and has not expired. */
+export function approvalFits(
+  claims: ApprovalClaims,
+  request: ApprovalRequest,
+  call: { job: string; tool: string; args_hash: string; wpc_hash: string },
+  now: Date,
+): boolean {
+  const bound =
+    claims.request_id === request.request_id &&
+    claims.job === call.job &&
+    claims.tool === call.tool &&
+    claims.args_hash === call.args_hash &&
+    request.args_hash === call.args_hash &&
+    claims.wpc_hash === call.wpc_hash;
+  return bound && claims.exp > Math.floor(now.getTime() / 1000);
 }
 
 /** Create a `.used` marker with O_EXCL; false when it exists already (or cannot be made). */

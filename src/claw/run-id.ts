@@ -25,7 +25,7 @@ export function runStartedAt(runId: string): string | undefined {
   return Number.isFinite(Date.parse(iso)) ? iso : undefined;
 }
 
-function newRunId(now: Date): string {
+export function newRunId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
   return `run_${stamp}_${randomBytes(16).toString('hex')}`;
 }

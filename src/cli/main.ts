@@ -2,6 +2,7 @@ import { ZodError } from 'zod';
 import { isClawError } from '../util/errors.js';
 import { approveCommand, writesCommand } from './admin-commands.js';
 import { bundleCommands } from './bundle.js';
+import { bundleExportCommand } from './bundle-export.js';
 import { clawExportCommands } from './claw-commands.js';
 import {
   initCommand,
@@ -36,6 +37,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   approveCommand,
   writesCommand,
   ...bundleCommands,
+  bundleExportCommand,
   ...clawExportCommands,
   doctorCommand,
   simCommand,

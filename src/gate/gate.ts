@@ -9,6 +9,7 @@ import type { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
 import type { CstVerifier, VerifiedCst } from '../cst/verify.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
+import type { RevocationAnchor } from '../cst/revocation.js';
 import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { JiraClient } from '../jira/client.js';
 import { isJiraError } from '../jira/errors.js';
@@ -58,6 +59,8 @@ export interface GateOptions {
     budgets?: BudgetStore;
     approvals?: ApprovalPort;
     receipts?: (session: { job: string; server: ServerName; runId: string }) => ReceiptSink;
+    /** The revocation high-water mark (default: the state journal under CLAW_HOME). */
+    revocation?: RevocationAnchor;
   };
 }
 
@@ -158,6 +161,7 @@ export class Gate {
     const wiring = await wireGate(config, this.#configProblems, {
       ...(this.#jira ? { jira: this.#jira } : {}),
       ...(this.#replay ? { replay: this.#replay } : {}),
+      ...(this.#state?.revocation ? { revocationAnchor: this.#state.revocation } : {}),
       now: this.#now,
     });
     this.problems.push(...wiring.problems.map(({ code, message }) => ({ code, message })));

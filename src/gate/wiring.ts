@@ -4,7 +4,7 @@ import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
 import { parentUser, type ParentUser } from '../config/same-user.js';
 import { checkStrictModes, unsafeStat, type TrustedPath } from '../config/strict-modes.js';
 import { ReplayStore, type ReplayClaims } from '../cst/replay-store.js';
-import { FileRevocationSource, UrlRevocationSource } from '../cst/revocation.js';
+import { FileRevocationSource, UrlRevocationSource, type RevocationAnchor } from '../cst/revocation.js';
 import { CstVerifier } from '../cst/verify.js';
 import type { ClawscopeVerifier } from '../claw/clawscope.js';
 import { openClawscopeLane } from '../claw/clawscope-config.js';
@@ -34,6 +34,8 @@ export interface WiringOptions {
   replayDir?: string;
   /** A shared replay store (`serve` on Postgres); otherwise the file store under CLAW_HOME (or replayDir). */
   replay?: ReplayClaims;
+  /** A shared revocation high-water mark (`serve` on Postgres); otherwise the server's state journal. */
+  revocationAnchor?: RevocationAnchor;
   now?: () => Date;
   /** Injected by tests: who started this process. */
   parent?: ParentUser;
@@ -134,7 +136,7 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
   }
   const journal = wiring.journal;
   if (trust && wiring.wpc && config.job && journal) {
-    const anchor = journalRevocationAnchor(journal);
+    const anchor = options.revocationAnchor ?? journalRevocationAnchor(journal);
     // A plain-http revocation URL to a remote host is refused here (REVOCATION_URL_INSECURE).
     wiring.verifier = await attempt('CST', 'CST_FAILED', () =>
       new CstVerifier({

@@ -5,7 +5,7 @@ import type { SigningKey } from '../keys/ed25519.js';
 import { fsyncDir } from '../util/files.js';
 import { ReceiptError } from './errors.js';
 import { HeadRecorder, type HeadsOptions } from './heads.js';
-import { signReceiptLine } from './sign.js';
+import { signChained } from './sign.js';
 import type { Receipt, ReceiptContent } from './types.js';
 
 /**
@@ -187,20 +187,8 @@ export class ReceiptLog {
 
   #write(content: ReceiptContent): AppendedReceipt {
     if (this.#broken || this.#fd === undefined) throw closedError();
-    const { receipt, line, hash } = signReceiptLine(
-      {
-        ...content,
-        ...(this.options.runId !== undefined ? { run_id: this.options.runId } : {}),
-        v: 1,
-        job: this.options.job,
-        server: this.options.server,
-        session: this.session,
-        seq: this.#seq + 1,
-        prev: this.#prev,
-        kid: this.options.key.kid,
-      },
-      this.options.key,
-    );
+    const { job, server, runId, key } = this.options;
+    const { receipt, line, hash } = signChained(content, { job, server, session: this.session, seq: this.#seq + 1, prev: this.#prev, runId }, key);
     const bytes = Buffer.from(`${line}\n`, 'utf8');
     try {
       let offset = 0;

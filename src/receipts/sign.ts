@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalBytes, canonicalJson } from '../util/canonical.js';
 import { isCanonicalBase64url } from '../keys/base64url.js';
 import { signBytes, verifyBytes, type SigningKey, type VerifyingKey } from '../keys/ed25519.js';
-import type { Receipt, ReceiptBody } from './types.js';
+import type { Receipt, ReceiptBody, ReceiptContent } from './types.js';
 
 export function signReceipt(body: ReceiptBody, key: SigningKey): Receipt {
   const sig = Buffer.from(signBytes(key, canonicalBytes(body))).toString('base64url');
@@ -47,4 +47,35 @@ export function signReceiptLine(body: ReceiptBody, key: SigningKey): { receipt: 
   parts.splice(at === -1 ? parts.length : at, 0, sigMember);
   const line = `{${parts.join(',')}}`;
   return { receipt: { ...body, sig }, line, hash: receiptHash(line) };
+}
+
+/** Where a receipt sits: its session, its place in the chain, the key that signs it, and the job's Claw run id. */
+export interface ChainLink {
+  job: string;
+  server: string;
+  session: string;
+  seq: number;
+  prev: string | null;
+  runId?: string | undefined;
+}
+
+/**
+ * A receipt's content stamped with its chain members and signed: the one place a session's next receipt is
+ * made, whether its line goes to a session file (ReceiptLog) or a database row (the Postgres sink).
+ */
+export function signChained(content: ReceiptContent, link: ChainLink, key: SigningKey): { receipt: Receipt; line: string; hash: string } {
+  return signReceiptLine(
+    {
+      ...content,
+      ...(link.runId !== undefined ? { run_id: link.runId } : {}),
+      v: 1,
+      job: link.job,
+      server: link.server,
+      session: link.session,
+      seq: link.seq,
+      prev: link.prev,
+      kid: key.kid,
+    },
+    key,
+  );
 }

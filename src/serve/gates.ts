@@ -2,9 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config/server-config.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
-import { Gate, type ServerName } from '../gate/gate.js';
+import { Gate, type GateOptions, type ServerName } from '../gate/gate.js';
 import type { KillSwitchState } from '../gate/kill-switch.js';
 import type { CallExecutor } from '../servers/factory.js';
+import type { PostgresGateState } from '../state/postgres/gate-state.js';
+import { describeError, isClawError } from '../util/errors.js';
 import type { TokenRoute } from './bearer.js';
 
 /** Gates kept open at once; the least recently used beyond this is closed (its session ends, a new one opens on demand). */
@@ -22,6 +24,8 @@ export class GatePool {
     readonly base: ServerConfig,
     readonly audienceOf: (server: ServerName) => string,
     readonly replay: ReplayClaims | undefined,
+    /** State on Postgres (CLAW_STATE_URL): every gate's budgets, approvals, revocation mark and receipts. */
+    readonly state?: PostgresGateState,
   ) {}
 
   /** The gate for this route, opened on first use. A gate that is not ready is returned once and not kept. */
@@ -33,21 +37,7 @@ export class GatePool {
       this.#gates.delete(key);
       this.#gates.set(key, pending);
     } else {
-      pending = Gate.open({
-        server,
-        config: {
-          ...this.base,
-          job: route.job,
-          wpcHash: route.wpcHash,
-          audience: this.audienceOf(server),
-          bundleDir: join(this.base.home.bundlesDir, route.job),
-          token: { kind: 'none' },
-        },
-        problems: [],
-        tokens: { current: () => context.current()?.token },
-        killSwitch: { current: () => context.current()?.killSwitch },
-        ...(this.replay ? { replay: this.replay } : {}),
-      });
+      pending = this.#open(server, route, context);
       this.#gates.set(key, pending);
       this.#evict();
     }
@@ -58,6 +48,50 @@ export class GatePool {
       gate.close();
     }
     return gate;
+  }
+
+  async #open(server: ServerName, route: TokenRoute, context: RequestContext): Promise<Gate> {
+    const state = await this.#stateOf(route.job);
+    const gate = await Gate.open({
+      server,
+      config: {
+        ...this.base,
+        job: route.job,
+        wpcHash: route.wpcHash,
+        audience: this.audienceOf(server),
+        bundleDir: join(this.base.home.bundlesDir, route.job),
+        token: { kind: 'none' },
+      },
+      problems: [],
+      tokens: { current: () => context.current()?.token },
+      killSwitch: { current: () => context.current()?.killSwitch },
+      ...(this.replay ? { replay: this.replay } : {}),
+      ...(state ? { state } : {}),
+    });
+    if (this.state && gate.ready && gate.wpc) {
+      // The export needs the WPC in force; a gate whose WPC is not on record does not serve (and is not kept).
+      await this.state.recordWpc(route.job, gate.wpc).catch((error: unknown) => {
+        gate.problems.push({ code: isClawError(error) ? error.code : 'STATE_UNAVAILABLE', message: describeError(error) });
+      });
+    }
+    return gate;
+  }
+
+  /**
+   * The job's Postgres state. When the database cannot answer, the gate opens with a receipt sink that fails:
+   * it is not ready (STATE_UNAVAILABLE), refuses every call, and the next request tries again.
+   */
+  async #stateOf(job: string): Promise<GateOptions['state']> {
+    if (!this.state) return undefined;
+    try {
+      return await this.state.forJob(job);
+    } catch (error) {
+      return {
+        receipts: () => {
+          throw error;
+        },
+      };
+    }
   }
 
   #evict(): void {

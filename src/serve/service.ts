@@ -16,6 +16,7 @@ import { TrustStore } from '../keys/trust.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage } from '../receipts/types.js';
 import { createClawServer } from '../servers/factory.js';
+import { PostgresGateState } from '../state/postgres/gate-state.js';
 import { PostgresKillSwitch } from '../state/postgres/kill-switch.js';
 import { checkSchema } from '../state/postgres/migrations.js';
 import { openStateDb, type StateDb } from '../state/postgres/pool.js';
@@ -89,7 +90,9 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
   const serviceLog = ReceiptLog.open({ bundleDir: join(config.home.bundlesDir, SERVICE_LOG_DIR), job: SERVICE_LOG_DIR, server: 'claw-serve', key: receiptKey });
   const requests = new RequestContext();
   let publicUrl = '';
-  const gates = new GatePool(config, (server) => `${publicUrl}${endpointOf(server)}`, replay);
+  // With CLAW_STATE_URL every gate keeps budgets, approvals, the revocation mark and its receipts in the database.
+  const state = db ? new PostgresGateState(db, { receiptKey, trust, maxPendingApprovals: config.maxPendingApprovals }) : undefined;
+  const gates = new GatePool(config, (server) => `${publicUrl}${endpointOf(server)}`, replay, state);
   const tokenLimiter = new RateLimiter(options.tokenRate);
   const jobLimiter = new RateLimiter(options.jobRate);
 

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clawHome } from '../../src/config/home.js';
 import { signBytes } from '../../src/keys/ed25519.js';
 import { loadSigningKey } from '../../src/keys/store.js';
-import { SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
+import type { Receipt } from '../../src/receipts/types.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
 import { sha256Hex } from '../../src/util/canonical.js';
 import { runNode } from '../core/helpers/child.js';
 import { CLI_BIN, ROOT, World } from '../e2e/harness.js';
@@ -53,10 +54,11 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
     const url = await db.createDatabase('migrate_once');
     const first = await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
     expect(first, first.err).toMatchObject({ code: 0 });
-    expect(first.out).toContain(`applied migrations 1, 2: schema at version ${SCHEMA_VERSION}`);
+    const versions = MIGRATIONS.map((migration) => migration.version);
+    expect(first.out).toContain(`applied migrations ${versions.join(', ')}: schema at version ${SCHEMA_VERSION}`);
     const again = await cli(['db', 'migrate'], { CLAW_STATE_URL: url });
     expect(again.out).toContain(`schema already at version ${SCHEMA_VERSION}`);
-    expect(await sql<{ version: number }>(url, 'SELECT version FROM claw_schema ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(await sql<{ version: number }>(url, 'SELECT version FROM claw_schema ORDER BY version')).toEqual(versions.map((version) => ({ version })));
   });
 
   it('serve refuses to start on a schema it does not know: none yet, or a newer one', async () => {
@@ -167,7 +169,9 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
       expect(world.sim.stateHash()).toBe(before);
       // The switch is the database row, not a file under CLAW_HOME.
       expect(existsSync(join(world.home, 'state', 'writes-disabled.json'))).toBe(false);
-      const denials = world.receipts(join(world.home, 'bundles', 'job-pg')).filter((receipt) => receipt.decision?.reasons.some((reason) => reason.code === 'WRITES_DISABLED'));
+      // On Postgres the receipts are rows of the shared database, one session per replica.
+      const lines = await sql<{ line: string }>(url, "SELECT line FROM claw_receipts WHERE job = 'job-pg'");
+      const denials = lines.map((row) => JSON.parse(row.line) as Receipt).filter((receipt) => receipt.decision?.reasons.some((reason) => reason.code === 'WRITES_DISABLED'));
       expect(new Set(denials.map((receipt) => receipt.session)).size).toBe(2);
       const reader = await httpClient(`${replicas[1]?.url}/mcp/read`, await endpointToken(world, `${replicas[1]?.url}/mcp/read`));
       expect((await reader.callTool({ name: 'jira_get_issue', arguments: { issue_key: 'ENG-1' } })).isError).not.toBe(true);

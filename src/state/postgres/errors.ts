@@ -9,6 +9,12 @@ export const STATE_ERROR_CODES = [
   'STATE_SCHEMA_OUTDATED',
   /** The database carries a schema version this build does not know (a newer claw-jira migrated it). */
   'STATE_SCHEMA_UNKNOWN',
+  /** `bundle export`: the database holds no job by that id. */
+  'STATE_JOB_UNKNOWN',
+  /** `bundle export`: the output folder exists and is not empty (an export never mixes with other files). */
+  'STATE_EXPORT_TARGET_EXISTS',
+  /** `bundle export`: a session's rows do not run 1..n up to its recorded head (the database was edited). */
+  'STATE_SESSION_INCOMPLETE',
 ] as const;
 export type StateErrorCode = (typeof STATE_ERROR_CODES)[number];
 

@@ -31,6 +31,69 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         reason     text
       );`,
   },
+  {
+    version: 3,
+    name: 'gate state: budgets, approvals, revocation high-water mark, jobs, sessions, receipts',
+    // Receipts are rows of their session's chain, exactly the lines a session file would hold; a session row
+    // is its index entry and durable head (seq, head), updated in the transaction that inserts its receipts.
+    sql: `
+      CREATE TABLE claw_budgets (
+        job  text NOT NULL,
+        name text NOT NULL,
+        used integer NOT NULL CHECK (used >= 0),
+        PRIMARY KEY (job, name)
+      );
+      CREATE TABLE claw_approvals (
+        request_id   text PRIMARY KEY,
+        job          text NOT NULL,
+        tool         text NOT NULL,
+        args_hash    text NOT NULL,
+        request      text NOT NULL,
+        requested_at timestamptz NOT NULL,
+        approval     text,
+        used_at      timestamptz,
+        used_via     text CHECK (used_via IN ('signed', 'elicitation'))
+      );
+      CREATE INDEX claw_approvals_call ON claw_approvals (job, tool, args_hash);
+      CREATE TABLE claw_revocation (
+        id   boolean PRIMARY KEY DEFAULT true CHECK (id),
+        iat  bigint NOT NULL,
+        hash text NOT NULL
+      );
+      CREATE TABLE claw_jobs (
+        job        text PRIMARY KEY,
+        run_id     text NOT NULL,
+        trust      text NOT NULL,
+        created_at timestamptz NOT NULL
+      );
+      CREATE TABLE claw_job_wpcs (
+        job       text NOT NULL REFERENCES claw_jobs (job),
+        wpc_hash  text NOT NULL,
+        bytes     text NOT NULL,
+        signature text NOT NULL,
+        PRIMARY KEY (job, wpc_hash)
+      );
+      CREATE TABLE claw_sessions (
+        job       text NOT NULL REFERENCES claw_jobs (job),
+        server    text NOT NULL,
+        session   text NOT NULL,
+        opened_at timestamptz NOT NULL,
+        seq       integer NOT NULL,
+        head      text,
+        closed    boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (job, server, session)
+      );
+      CREATE TABLE claw_receipts (
+        job     text NOT NULL,
+        server  text NOT NULL,
+        session text NOT NULL,
+        seq     integer NOT NULL CHECK (seq >= 1),
+        hash    text NOT NULL,
+        line    text NOT NULL,
+        PRIMARY KEY (job, server, session, seq),
+        FOREIGN KEY (job, server, session) REFERENCES claw_sessions (job, server, session)
+      );`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, migration) => Math.max(max, migration.version), 0);

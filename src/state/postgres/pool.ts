@@ -73,17 +73,26 @@ export function openStateDb(url: string, options: { max?: number; connectTimeout
       } catch {
         throw unavailable();
       }
+      // A connection lost mid-transaction (outage, server restart) emits on the client it is checked out to:
+      // without a listener that would crash the process. The statement in flight fails, and so does the call.
+      const lost = (): void => undefined;
+      client.on('error', lost);
       const query = run(client);
+      let broken = false;
       try {
         await query('BEGIN');
         const result = await fn(query);
         await query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         throw error;
       } finally {
-        client.release();
+        client.off('error', lost);
+        // A connection that could not even roll back is discarded, not handed to the next transaction.
+        client.release(broken);
       }
     },
     close: () => pool.end(),
