@@ -135,3 +135,14 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/** One statement on the database at `url` over its own connection, as an operator's psql would run it. */
+export async function sql<Row extends object>(url: string, text: string, params: unknown[] = []): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<Row>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}

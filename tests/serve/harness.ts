@@ -3,7 +3,7 @@
  * it), on a free loopback port, over a World (simulator, CLAW_HOME, signed WPCs) from the e2e harness, with
  * the SDK's own Streamable HTTP client.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -99,4 +99,13 @@ export function serviceRefusals(world: World, code: string): Receipt[] {
   return world.receipts(join(world.home, 'bundles', '_serve')).filter(
     (receipt) => receipt.kind === 'decision' && receipt.decision?.reasons.some((reason) => reason.code === code),
   );
+}
+
+/** The built CLI as an operator runs it (its own process, only the environment given), e.g. against the state database. */
+export function cliBin(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (error, out, err) => {
+      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out, err });
+    });
+  });
 }

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clawHome } from '../../src/config/home.js';
 import { signBytes } from '../../src/keys/ed25519.js';
@@ -10,32 +8,14 @@ import type { Receipt } from '../../src/receipts/types.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
 import { sha256Hex } from '../../src/util/canonical.js';
 import { runNode } from '../core/helpers/child.js';
-import { CLI_BIN, ROOT, World } from '../e2e/harness.js';
-import { postgresUnavailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe } from './harness.js';
+import { ROOT, World } from '../e2e/harness.js';
+import { postgresUnavailable, sql, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { cliBin as cli, endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe } from './harness.js';
 
 const unavailable = postgresUnavailable();
 if (unavailable) process.stderr.write(`tests/serve/postgres.test.ts: skipped: ${unavailable}\n`);
 
 const CLAIMER = resolve(ROOT, 'tests/serve/fixtures/pg-replay-claimer.mjs');
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (error, out, err) => {
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out, err });
-    });
-  });
-}
-
-async function sql<Row extends object>(url: string, text: string, params: unknown[] = []): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<Row>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL server', () => {
   let db: TestPostgres;

@@ -5,21 +5,19 @@
  * one job, max_creates never exceeded (counted in the simulator), an approval used once, the kill switch, a
  * replica killed mid-write losing no receipt, and `bundle export` gathering every replica's sessions.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clawHome } from '../../src/config/home.js';
 import { signBytes } from '../../src/keys/ed25519.js';
 import { loadSigningKey } from '../../src/keys/store.js';
 import { receiptHash } from '../../src/receipts/sign.js';
 import type { Receipt } from '../../src/receipts/types.js';
-import { CLI_BIN, ROOT, World } from '../e2e/harness.js';
+import { ROOT, World } from '../e2e/harness.js';
 import { issuePath } from '../e2e/threat-helpers.js';
-import { postgresUnavailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { endpointToken, httpClient, LIST_TOOLS, post, startServe, type RunningServe } from './harness.js';
+import { postgresUnavailable, sql, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { cliBin as cli, endpointToken, httpClient, LIST_TOOLS, post, startServe, type RunningServe } from './harness.js';
 
 const unavailable = postgresUnavailable();
 if (unavailable) process.stderr.write(`tests/serve/replicas.test.ts: skipped: ${unavailable}\n`);
@@ -32,14 +30,6 @@ const dev = JSON.parse(readFileSync(join(ROOT, 'wpc-examples', 'dev.json'), 'utf
 const WPC = { ...dev, approval: { operations: ['issue.comment.create'], ttl_seconds: 600 }, budgets: { max_creates: MAX_CREATES, max_writes: 200, max_comments: 100 } };
 
 type Client = Awaited<ReturnType<typeof httpClient>>;
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [CLI_BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } }, (error, out, err) => {
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out, err });
-    });
-  });
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -65,15 +55,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
   const replicas: { serve: RunningServe; base: string; home: string }[] = [];
   const writers: Client[] = [];
 
-  const sql = async <Row extends object>(text: string, params: unknown[] = []): Promise<Row[]> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<Row>(text, params)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const query = <Row extends object>(text: string, params: unknown[] = []) => sql<Row>(url, text, params);
 
   const startReplica = async (home: string) => {
     const port = await freePort();
@@ -135,7 +117,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     expect(codes.filter((code) => code === 'ok')).toHaveLength(MAX_CREATES);
     expect(codes.filter((code) => code === 'BUDGET_EXCEEDED')).toHaveLength(18 - MAX_CREATES);
     expect(issuesNamed('budget race')).toHaveLength(MAX_CREATES);
-    expect(await sql("SELECT used FROM claw_budgets WHERE job = 'job-replicas' AND name = 'max_creates'")).toEqual([{ used: MAX_CREATES }]);
+    expect(await query("SELECT used FROM claw_budgets WHERE job = 'job-replicas' AND name = 'max_creates'")).toEqual([{ used: MAX_CREATES }]);
   });
 
   it('runs an approved call once, when the identical call arrives at all three replicas at once', async () => {
@@ -155,7 +137,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     expect(results.map(codeOf).filter((code) => code !== 'ok')).toEqual(Array(5).fill('APPROVAL_REQUIRED'));
     const comments = world.sim.snapshot().issues.find((issue) => issue.key === key)?.comments ?? [];
     expect(comments.length - before).toBe(1);
-    expect(await sql('SELECT used_via FROM claw_approvals WHERE request_id = $1', [id])).toEqual([{ used_via: 'signed' }]);
+    expect(await query('SELECT used_via FROM claw_approvals WHERE request_id = $1', [id])).toEqual([{ used_via: 'signed' }]);
   });
 
   it('writes disable against the database stops every replica at its next call', async () => {
@@ -178,7 +160,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     world.sim.faults.add({ kind: 'latency', latencyMs: 5_000, match: { method: 'PUT', pathPrefix: issuePath(world.sim, target) }, times: 1 });
     const pending = writer(2).callTool({ name: 'jira_update_issue', arguments: { issue_key: target, summary: 'cut off by a crash' } }).catch((error: unknown) => error);
     const decisions = async () =>
-      (await sql<{ line: string }>("SELECT line FROM claw_receipts WHERE job = 'job-replicas' AND line LIKE $1", ['%"tool":"jira_update_issue"%']))
+      (await query<{ line: string }>("SELECT line FROM claw_receipts WHERE job = 'job-replicas' AND line LIKE $1", ['%"tool":"jira_update_issue"%']))
         .map((row) => JSON.parse(row.line) as Receipt)
         .filter((receipt) => receipt.kind === 'decision' && receipt.decision?.effect === 'allow' && receipt.issue_keys?.includes(target));
     for (let i = 0; i < 200 && (await decisions()).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
@@ -208,7 +190,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     const pids = new Set(receipts.filter((r) => r.event?.type === 'server.start').map((r) => r.event?.pid));
     expect(pids.size).toBe(4);
     expect(pids.has(pid)).toBe(true);
-    expect((await sql<{ n: string }>("SELECT count(*) AS n FROM claw_receipts WHERE job = 'job-replicas'"))[0]?.n).toBe(String(receipts.length));
+    expect((await query<{ n: string }>("SELECT count(*) AS n FROM claw_receipts WHERE job = 'job-replicas'"))[0]?.n).toBe(String(receipts.length));
     expect(new Set(receipts.map((r) => `${r.session}:${r.seq}`)).size).toBe(receipts.length);
     const killed = lines.filter((line, i) => {
       const r = receipts[i] as Receipt;
@@ -234,7 +216,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
 
     // A receipt row edited in the database (the in-doubt write's decision turned into a denial) is caught by
     // verify on the next export: the database is storage, the signatures are the proof.
-    await sql("UPDATE claw_receipts SET line = replace(line, '\"effect\":\"allow\"', '\"effect\":\"deny\"') WHERE job = 'job-replicas' AND line = $1", [killed[0]]);
+    await query("UPDATE claw_receipts SET line = replace(line, '\"effect\":\"allow\"', '\"effect\":\"deny\"') WHERE job = 'job-replicas' AND line = $1", [killed[0]]);
     const again = join(world.dir, 'exported-after-edit');
     expect((await cli(['bundle', 'export', 'job-replicas', '-o', again], { CLAW_STATE_URL: url })).code).toBe(0);
     const tampered = await cli(['bundle', 'verify', again, '--trust', clawHome(world.home).trustFile, '--json'], env);
