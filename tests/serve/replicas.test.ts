@@ -129,6 +129,7 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     const id = String((first.structuredContent as { approval_request_id?: string }).approval_request_id);
     // The same call on another replica finds the same pending request in the database.
     expect((((await writer(1).callTool(call)).structuredContent) as { approval_request_id?: string }).approval_request_id).toBe(id);
+    expect((await cli(['approve', '--list'], { CLAW_HOME: world.home, CLAW_STATE_URL: url })).out).toContain(id);
     const approved = await cli(['approve', id, '--yes'], { CLAW_HOME: world.home, CLAW_STATE_URL: url });
     expect(approved, approved.err).toMatchObject({ code: 0 });
     const before = world.sim.snapshot().issues.find((issue) => issue.key === key)?.comments.length ?? 0;

@@ -2,7 +2,7 @@
  * The Postgres implementations of the gate's state ports, each against a real PostgreSQL server (private
  * cluster, tests/helpers/postgres.ts), with two connection pools standing in for two replicas.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,7 +120,16 @@ describe.skipIf(unavailable !== undefined)('Postgres state ports on a real Postg
     expect(uses.filter((use) => use !== undefined)).toHaveLength(1);
     // Used: signing it again is refused, and a new request is filed for the same call.
     await expect((replicas[0] as PostgresApprovals).approve(first?.request_id as string, approverKey, { ttlSeconds: 60, approver: 'alice' })).rejects.toBeInstanceOf(ApprovalError);
-    expect((await (replicas[0] as PostgresApprovals).fileRequest(input, new Date())).request_id).not.toBe(first?.request_id);
+    const refiled = await (replicas[0] as PostgresApprovals).fileRequest(input, new Date());
+    expect(refiled.request_id).not.toBe(first?.request_id);
+    // Confirmed by the user at the client instead (elicitation): closed once, exported as the gate records it.
+    await (replicas[1] as PostgresApprovals).markUsed(refiled.request_id, input.job, new Date());
+    await new PostgresGateState(a, { receiptKey, trust }).forJob(input.job);
+    const out = join(scratch, 'export-approvals');
+    expect(await exportBundle(a, input.job, out)).toMatchObject({ approvals: 3 });
+    const record = (id: string) => JSON.parse(readFileSync(join(out, 'approvals', `${id}.json`), 'utf8')) as Record<string, unknown>;
+    expect(record(first?.request_id as string)).toMatchObject({ request: { request_id: first?.request_id }, approval: expect.any(String), used_at: expect.any(String) });
+    expect(record(refiled.request_id)).toMatchObject({ request: { request_id: refiled.request_id }, elicitation: { accepted: true } });
   });
 
   it('revocation high-water mark: no replica accepts a list older (or as old and different) than any replica saw', async () => {
@@ -156,6 +165,13 @@ describe.skipIf(unavailable !== undefined)('Postgres state ports on a real Postg
     expect(report.count).toBe(25);
     expect(await codeOf(exportBundle(b, 'job-receipts', out))).toBe('STATE_EXPORT_TARGET_EXISTS');
     expect(await codeOf(exportBundle(b, 'job-nobody', join(scratch, 'none')))).toBe('STATE_JOB_UNKNOWN');
+    // A receipt deleted in the database, or the newest ones cut off, is refused at export, not exported as a shorter chain.
+    await a.query("DELETE FROM claw_receipts WHERE job = 'job-receipts' AND seq = 25");
+    expect(await codeOf(exportBundle(b, 'job-receipts', join(scratch, 'cut')))).toBe('STATE_SESSION_INCOMPLETE');
+    expect(existsSync(join(scratch, 'cut'))).toBe(false);
+    await a.query("DELETE FROM claw_receipts WHERE job = 'job-receipts' AND seq = 7");
+    await a.query("UPDATE claw_sessions SET seq = 23 WHERE job = 'job-receipts'");
+    expect(await codeOf(exportBundle(b, 'job-receipts', join(scratch, 'gap')))).toBe('STATE_SESSION_INCOMPLETE');
   });
 
   it('receipts: a failed commit fails every waiter and writes none of its rows; the chain goes on from the committed head', async () => {

@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { BUNDLE, receiptFileName } from '../../bundle/layout.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { addressHex } from '../../wpc/registry.js';
@@ -29,20 +29,47 @@ export interface ExportSummary {
 export async function exportBundle(db: StateDb, job: string, dir: string): Promise<ExportSummary> {
   if (!SAFE_NAME.test(job)) throw new StateError('STATE_JOB_UNKNOWN', 'not a job id');
   if (!isEmptyOrMissing(dir)) throw new StateError('STATE_EXPORT_TARGET_EXISTS', `${dir} exists and is not empty: export into a new folder`);
+  const snapshot = await readJob(db, job);
+  // Written into a fresh folder beside the target and renamed into place: a failed export leaves no half bundle.
+  mkdirSync(dirname(dir), { recursive: true });
+  const staging = mkdtempSync(join(dirname(dir), `.${basename(dir)}.export-`));
+  try {
+    writeBundle(staging, snapshot);
+    // The target is empty or missing (checked above): an empty folder gives way to the finished one.
+    if (existsSync(dir)) rmdirSync(dir);
+    renameSync(staging, dir);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    dir,
+    sessions: snapshot.sessions.length,
+    receipts: snapshot.sessions.reduce((n, session) => n + session.lines.length, 0),
+    wpcs: snapshot.wpcs.length,
+    approvals: snapshot.approvals.length,
+  };
+}
+
+interface JobSnapshot {
+  trust: string;
+  sessions: { server: string; session: string; lines: string[] }[];
+  wpcs: { wpc_hash: string; bytes: string; signature: string }[];
+  approvals: ApprovalRow[];
+}
+
+/** Everything the bundle holds, read and checked before anything is written. */
+async function readJob(db: StateDb, job: string): Promise<JobSnapshot> {
   return db.transaction(async (query) => {
     await query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const jobRow = (await query<{ trust: string }>('SELECT trust FROM claw_jobs WHERE job = $1', [job]))[0];
     if (!jobRow) throw new StateError('STATE_JOB_UNKNOWN', `the state database holds no job ${job}`);
-    const sessions = await query<{ server: string; session: string; seq: number; head: string | null }>(
+    const sessionRows = await query<{ server: string; session: string; seq: number; head: string | null }>(
       'SELECT server, session, seq, head FROM claw_sessions WHERE job = $1 ORDER BY server, session',
       [job],
     );
-    const wpcs = await query<{ wpc_hash: string; bytes: string; signature: string }>('SELECT wpc_hash, bytes, signature FROM claw_job_wpcs WHERE job = $1 ORDER BY wpc_hash', [job]);
-    const approvals = await query<ApprovalRow>('SELECT request_id, request, approval, used_at, used_via FROM claw_approvals WHERE job = $1 ORDER BY requested_at, request_id', [job]);
-
-    mkdirSync(join(dir, BUNDLE.receipts), { recursive: true, mode: 0o700 });
-    let receipts = 0;
-    for (const session of sessions) {
+    const sessions: JobSnapshot['sessions'] = [];
+    for (const session of sessionRows) {
       if (!SAFE_NAME.test(session.server) || !SAFE_NAME.test(session.session)) {
         throw new StateError('STATE_SESSION_INCOMPLETE', 'a session in the state database has a name that is not a file name');
       }
@@ -54,28 +81,32 @@ export async function exportBundle(db: StateDb, job: string, dir: string): Promi
       if (!contiguous || rows.length !== session.seq || (rows[rows.length - 1]?.hash ?? null) !== session.head) {
         throw new StateError('STATE_SESSION_INCOMPLETE', `session ${session.server}-${session.session} does not hold receipts 1..${session.seq} ending at its recorded head`);
       }
-      if (rows.length === 0) continue;
-      writeFileAtomic(join(dir, receiptFileName(session.server, session.session)), rows.map((row) => `${row.line}\n`).join(''), { mode: 0o600 });
-      receipts += rows.length;
+      if (rows.length > 0) sessions.push({ server: session.server, session: session.session, lines: rows.map((row) => row.line) });
     }
-
-    mkdirSync(join(dir, BUNDLE.wpc), { recursive: true, mode: 0o700 });
-    for (const wpc of wpcs) {
-      const hex = addressHex(wpc.wpc_hash);
-      writeFileAtomic(join(dir, BUNDLE.wpc, `${hex}.json`), Buffer.from(wpc.bytes, 'base64'), { mode: 0o600 });
-      writeFileAtomic(join(dir, BUNDLE.wpc, `${hex}.sig`), `${wpc.signature}\n`, { mode: 0o600 });
+    const wpcs = await query<JobSnapshot['wpcs'][number]>('SELECT wpc_hash, bytes, signature FROM claw_job_wpcs WHERE job = $1 ORDER BY wpc_hash', [job]);
+    const approvals = await query<ApprovalRow>('SELECT request_id, request, approval, used_at, used_via FROM claw_approvals WHERE job = $1 ORDER BY requested_at, request_id', [job]);
+    if (approvals.some((row) => !REQUEST_ID.test(row.request_id))) {
+      throw new StateError('STATE_SESSION_INCOMPLETE', 'an approval in the state database has an id that is not a request id');
     }
-
-    mkdirSync(join(dir, BUNDLE.keys), { recursive: true, mode: 0o700 });
-    writeFileAtomic(join(dir, BUNDLE.trustFile), `${JSON.stringify(JSON.parse(jobRow.trust), null, 2)}\n`, { mode: 0o600 });
-
-    if (approvals.length > 0) mkdirSync(join(dir, BUNDLE.approvals), { recursive: true, mode: 0o700 });
-    for (const row of approvals) {
-      if (!REQUEST_ID.test(row.request_id)) throw new StateError('STATE_SESSION_INCOMPLETE', 'an approval in the state database has an id that is not a request id');
-      writeFileAtomic(join(dir, BUNDLE.approvals, `${row.request_id}.json`), `${JSON.stringify(approvalRecord(row), null, 2)}\n`, { mode: 0o600 });
-    }
-    return { dir, sessions: sessions.length, receipts, wpcs: wpcs.length, approvals: approvals.length };
+    return { trust: jobRow.trust, sessions, wpcs, approvals };
   });
+}
+
+function writeBundle(dir: string, snapshot: JobSnapshot): void {
+  const folder = (name: string) => mkdirSync(join(dir, name), { recursive: true, mode: 0o700 });
+  const file = (path: string, data: string | Uint8Array) => writeFileAtomic(join(dir, path), data, { mode: 0o600 });
+  folder(BUNDLE.receipts);
+  for (const session of snapshot.sessions) file(receiptFileName(session.server, session.session), session.lines.map((line) => `${line}\n`).join(''));
+  folder(BUNDLE.wpc);
+  for (const wpc of snapshot.wpcs) {
+    const hex = addressHex(wpc.wpc_hash);
+    file(`${BUNDLE.wpc}/${hex}.json`, Buffer.from(wpc.bytes, 'base64'));
+    file(`${BUNDLE.wpc}/${hex}.sig`, `${wpc.signature}\n`);
+  }
+  folder(BUNDLE.keys);
+  file(BUNDLE.trustFile, `${JSON.stringify(JSON.parse(snapshot.trust), null, 2)}\n`);
+  if (snapshot.approvals.length > 0) folder(BUNDLE.approvals);
+  for (const row of snapshot.approvals) file(`${BUNDLE.approvals}/${row.request_id}.json`, `${JSON.stringify(approvalRecord(row), null, 2)}\n`);
 }
 
 /** The record the gate writes to approvals/<request_id>.json for the same state of the request. */
