@@ -153,6 +153,27 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     }
   });
 
+  it('a replica started on an older revocation list than another replica accepted refuses every token until it has the newest list', async () => {
+    // A new list, published on the first replica's host only (the others still hold the older copy).
+    await world.cliOk(['cst', 'revoke', '--jti', 'jti-of-a-leaked-token']);
+    const token = await endpointToken(world, `${PUBLIC_URL}/mcp/read`);
+    const list = (replica: number) => post(`${(replicas[replica] as (typeof replicas)[number]).base}/mcp/read`, LIST_TOOLS, { authorization: `Bearer ${token}` });
+    expect((await list(0)).status).toBe(200);
+    const mark = await query<{ iat: string }>('SELECT iat FROM claw_revocation');
+    expect(mark).toHaveLength(1);
+    // The second replica restarts on its host's older list: below the mark, so it is a rolled-back list.
+    await writer(1).close();
+    await (replicas[1] as (typeof replicas)[number]).serve.stop();
+    replicas[1] = await startReplica(homes[1] as string);
+    const refused = await list(1);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { data: { code: string } } }).error.data.code).toBe('REVOCATION_ROLLBACK');
+    // Once its host has the newest list, it serves again (and so will the third host, after its restart below).
+    for (const home of homes.slice(1)) cpSync(clawHome(world.home).revocationFile, clawHome(home).revocationFile);
+    expect((await list(1)).status).toBe(200);
+    writers[1] = await httpClient(`${(replicas[1] as (typeof replicas)[number]).base}/mcp/write`, await endpointToken(world, `${PUBLIC_URL}/mcp/write`));
+  });
+
   it('a replica SIGKILLed mid-write leaves its durable decision receipt; after export, review shows the write in doubt and the bundle verifies', async () => {
     const victim = replicas[2] as (typeof replicas)[number];
     const pid = victim.serve.child.pid as number;
@@ -189,7 +210,8 @@ describe.skipIf(unavailable !== undefined)('serve replicas on one PostgreSQL', (
     const receipts = lines.map((line) => JSON.parse(line) as Receipt);
     // Every replica's sessions, and each receipt once: the rows in the database are exactly the exported lines.
     const pids = new Set(receipts.filter((r) => r.event?.type === 'server.start').map((r) => r.event?.pid));
-    expect(pids.size).toBe(4);
+    // Three replicas, two of them restarted once (the revocation and the SIGKILL tests): five processes.
+    expect(pids.size).toBe(5);
     expect(pids.has(pid)).toBe(true);
     expect((await query<{ n: string }>("SELECT count(*) AS n FROM claw_receipts WHERE job = 'job-replicas'"))[0]?.n).toBe(String(receipts.length));
     expect(new Set(receipts.map((r) => `${r.session}:${r.seq}`)).size).toBe(receipts.length);
