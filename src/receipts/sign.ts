@@ -49,7 +49,7 @@ export function signReceiptLine(body: ReceiptBody, key: SigningKey): { receipt: 
   return { receipt: { ...body, sig }, line, hash: receiptHash(line) };
 }
 
-/** Where a receipt sits: its session, its place in the chain, the key that signs it, and the job's Claw run id. */
+/** Where a receipt sits: its job, server and session, its place in the chain, and the job's Claw run id. */
 export interface ChainLink {
   job: string;
   server: string;
