@@ -12,7 +12,16 @@ export function canonicalJson(value: unknown): string {
   return serialize(value, new Set());
 }
 
+/** Text JSON.stringify writes as is: no quote, backslash, control character or surrogate (paired ones included). */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** A string's JSON text; most keys and values need no escaping, and skip the call into JSON.stringify. */
+function quote(text: string): string {
+  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
 function serialize(value: unknown, ancestors: Set<object>): string {
+  if (typeof value === 'string') return quote(value);
   if (value === null || typeof value !== 'object' || (value as { toJSON?: unknown }).toJSON != null) {
     if (typeof value === 'number' && !Number.isFinite(value)) {
       throw new Error(`Non-finite number (${value}) is not permitted in JSON (RFC 8785 \u00a73.2.2.3)`);
@@ -40,7 +49,7 @@ function serialize(value: unknown, ancestors: Set<object>): string {
       const member = record[key];
       if (member === undefined) continue;
       if (out.length > 1) out += ',';
-      out += `${JSON.stringify(key)}:${serialize(member, ancestors)}`;
+      out += `${quote(key)}:${serialize(member, ancestors)}`;
     }
     out += '}';
   }
