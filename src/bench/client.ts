@@ -8,7 +8,7 @@ export interface ClientBenchOptions {
 }
 
 /**
- * Per-call cost of JiraClient (ky, timeouts, capped body read, zod shape check) over a bare `fetch` +
+ * Per-call cost of JiraClient (timeouts, capped body read, zod shape check) over a bare `fetch` +
  * `res.json()` of the same `GET /rest/api/3/issue/{key}` against the simulator. The two sides are
  * interleaved so drift in the simulator or the machine hits both equally.
  */

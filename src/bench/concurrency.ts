@@ -20,6 +20,19 @@ const CALLS: Record<'get_issue' | 'search', Call> = {
   search: { name: 'jira_search_issues', arguments: { jql: 'project = ENG ORDER BY key ASC', max_results: 20 } },
 };
 
+/** Issue 13's baseline: ENG-1 with the default fields was 1,884 bytes for the model (text 1,068 + structured 816). */
+const ISSUE_13_GET_ISSUE_BYTES = 1884;
+const BASELINE_CALL: Call = { name: 'jira_get_issue', arguments: { issue_key: 'ENG-1' } };
+
+async function modelBytes(connected: Connected, call: Call): Promise<{ text: number; structured: number; total: number }> {
+  const result = await connected.client.callTool(call);
+  if (result.isError) throw new Error(`bench call ${call.name} failed: ${JSON.stringify(result.structuredContent)}`);
+  const content = result.content as Array<{ type: string; text?: string }>;
+  const text = content.reduce((sum, part) => sum + (part.type === 'text' ? Buffer.byteLength(part.text ?? '') : 0), 0);
+  const structured = Buffer.byteLength(JSON.stringify(result.structuredContent ?? {}));
+  return { text, structured, total: text + structured };
+}
+
 interface Run {
   calls_per_s: number;
   p50_ms: number;
@@ -73,16 +86,25 @@ export async function benchConcurrency(options: { calls?: number } = {}): Promis
         out[`${at}_gated_p99_ms`] = g.p99_ms;
         out[`${at}_bypass_p99_ms`] = b.p99_ms;
         out[`${at}_p50_ratio`] = ms(g.p50_ms / b.p50_ms);
+        out[`${at}_p99_ratio`] = ms(g.p99_ms / b.p99_ms);
       }
       const g = await run(gated, call, 1, 1);
       const b = await run(bypass, call, 1, 1);
       out[`${kind}_gated_bytes_per_result`] = g.bytes;
       out[`${kind}_bypass_bytes_per_result`] = b.bytes;
       out[`${kind}_bytes_ratio`] = ms(g.bytes / b.bytes);
+      // What a model is handed, counted as issue 13 counted it: the text plus the structuredContent JSON.
+      const gm = await modelBytes(gated, kind === 'get_issue' ? BASELINE_CALL : call);
+      const bm = await modelBytes(bypass, kind === 'get_issue' ? BASELINE_CALL : call);
+      const at = kind === 'get_issue' ? 'get_issue_eng1' : kind;
+      out[`${at}_model_bytes_gated`] = `${gm.total} (text ${gm.text} + structured ${gm.structured})`;
+      out[`${at}_model_bytes_bypass`] = bm.total;
+      out[`${at}_model_bytes_ratio_vs_bypass`] = ms(gm.total / bm.total);
+      if (kind === 'get_issue') out.get_issue_eng1_model_bytes_ratio_vs_issue_13 = `${ms(gm.total / ISSUE_13_GET_ISSUE_BYTES)} (of ${ISSUE_13_GET_ISSUE_BYTES})`;
     }
     out.peak_rss_vmhwm_gated_read_mb = memoryMb(gated.pid, 'VmHWM');
     out.peak_rss_vmhwm_bypass_read_mb = memoryMb(bypass.pid, 'VmHWM');
-    out.targets = 'get_issue_c8 gated >= 700 calls/s; peak RSS (VmHWM) <= 100 MB';
+    out.targets = `get_issue_c8 gated >= 700 calls/s; get-issue model bytes <= 0.6 x ${ISSUE_13_GET_ISSUE_BYTES}; peak RSS (VmHWM) <= 100 MB`;
     return out;
   } finally {
     await world.close();

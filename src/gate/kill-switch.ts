@@ -116,6 +116,8 @@ export function readKillSwitch(file: string): KillSwitchState | undefined {
 export class KillSwitch {
   #stamp: string | undefined;
   #record: KillSwitchRecord | undefined;
+  /** The record's address, computed when it is loaded (it changes only with the file's stamp). */
+  #hash = '';
   #invalid = false;
 
   constructor(
@@ -140,7 +142,7 @@ export class KillSwitch {
       }
       return { allowed: true };
     }
-    const hash = hashAddress(canonicalJson(record));
+    const hash = this.#hash;
     if (seen && (record.seq < seen.seq || (record.seq === seen.seq && hash !== seen.hash))) {
       return { allowed: false, code: 'KILL_SWITCH_ROLLBACK', message: 'the kill switch file is older than one this server already saw (an old record was put back): writes are refused', record };
     }
@@ -173,5 +175,6 @@ export class KillSwitch {
     }
     this.#record = verifyKillSwitch(text, this.trust);
     if (!this.#record) this.#invalid = true;
+    else this.#hash = hashAddress(canonicalJson(this.#record));
   }
 }

@@ -1,5 +1,4 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import ky, { type KyInstance } from 'ky';
 import { authorizationHeader, scrubSecrets, secretForms, type JiraAuth } from './auth.js';
 import { BodyTooLarge, discardBody, readCappedBody } from './body.js';
 import { JiraError, JiraHttpError, type JiraExchange } from './errors.js';
@@ -62,21 +61,16 @@ export const defaultSleep = (ms: number): Promise<void> => delay(ms);
  */
 export class JiraTransport {
   readonly #o: TransportOptions;
-  readonly #ky: KyInstance;
   readonly #base: URL;
+  /** The base URL without its trailing slash. */
+  readonly #prefix: string;
   readonly #secrets: readonly string[];
 
   constructor(options: TransportOptions) {
     this.#o = options;
     this.#base = new URL(options.baseUrl);
+    this.#prefix = this.#base.href.replace(/\/$/, '');
     this.#secrets = secretForms(options.auth);
-    this.#ky = ky.create({
-      retry: 0,
-      timeout: false,
-      throwHttpErrors: false,
-      redirect: 'manual',
-      fetch: options.fetch,
-    });
   }
 
   async send(req: JiraRequest): Promise<JiraResponse<unknown>> {
@@ -117,17 +111,24 @@ export class JiraTransport {
     let status: number | undefined;
     const exchange = (): JiraExchange => ({ method: req.method, path: target, status, attempts: attempt });
     try {
-      let url = new URL(this.#base.href.replace(/\/$/, '') + target);
+      let url = new URL(this.#prefix + target);
+      // fetch itself, not a wrapper: retries, timeouts, redirects and error statuses are all handled here, so
+      // a wrapper only added option merging and a second abort signal to every request (~0.1-0.3 ms each).
+      const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+      // The credential is read from its Secret per request, never kept as a plain string on the transport.
+      const headers: Record<string, string> = {
+        authorization: authorizationHeader(this.#o.auth),
+        accept: 'application/json',
+        'user-agent': this.#o.userAgent,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      };
       for (let hop = 0; ; hop++) {
-        const response = await this.#ky(url, {
+        const response = await this.#o.fetch(url, {
           method: req.method,
-          json: req.body,
+          headers,
+          ...(body !== undefined ? { body } : {}),
           signal: controller.signal,
-          headers: {
-            authorization: authorizationHeader(this.#o.auth),
-            accept: 'application/json',
-            'user-agent': this.#o.userAgent,
-          },
+          redirect: 'manual',
         });
         status = response.status;
         if (!REDIRECT_STATUS.has(response.status)) {

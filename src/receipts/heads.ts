@@ -18,6 +18,11 @@ import { isCanonicalBase64url } from '../keys/base64url.js';
  * record is written only after the receipts it names are durable, so after a power loss it can lag the
  * receipt file (seal then checks less), never lead it (which would make an intact bundle unsealable). The
  * closing record is fsynced.
+ *
+ * The receipt log signs a batch's record while that batch's fdatasync runs (`prepare`: the state it will
+ * name is known when the sync starts) and writes it once the sync has succeeded (`commit`), before any caller
+ * of the batch is released: the signature costs no latency, and the record still never names a receipt that
+ * is not durable, nor lags a receipt whose caller was told it is.
  */
 export interface HeadsOptions {
   /** `$CLAW_HOME/state/heads`. */
@@ -44,6 +49,21 @@ export interface SessionHead {
 }
 
 const SLOT = 4096;
+
+/** What a head record says about its session. */
+export interface HeadState {
+  seq: number;
+  head: string | null;
+  bytes: number;
+  closed: boolean;
+}
+
+/** A signed slot not yet written (see `HeadRecorder.prepare`). */
+export interface PreparedHead {
+  n: number;
+  seq: number;
+  slot: Buffer;
+}
 export const HEAD_SUFFIX = '.head';
 
 export function headsDirOf(stateDir: string): string {
@@ -92,8 +112,13 @@ export class HeadRecorder {
       file: relative(id.bundleDir, id.file).split('\\').join('/'),
       kid: id.key.kid,
     });
+    // Unlike later records, the first must exist (durably) or the session does not start.
+    const first = recorder.prepare({ seq: 0, head: null, bytes: 0, closed: false });
     try {
-      recorder.#write({ seq: 0, head: null, bytes: 0, closed: false }, true);
+      if (!first) throw new Error('cannot sign the session head record');
+      writeSync(fd, first.slot, 0, SLOT, (first.n % 2) * SLOT);
+      fdatasyncSync(fd);
+      recorder.#n = first.n;
     } catch (error) {
       recorder.close();
       throw error;
@@ -102,27 +127,59 @@ export class HeadRecorder {
   }
 
   /** Never throws: the receipts it describes are already durable. A failure is said once on stderr. */
-  record(state: { seq: number; head: string | null; bytes: number; closed: boolean }, options: { sync?: boolean } = {}): void {
+  record(state: HeadState, options: { sync?: boolean } = {}): void {
+    this.commit(this.prepare(state), options);
+  }
+
+  /** `prepared` if it names `state` and can still be written, else a record of `state` built now. */
+  commitOrRecord(prepared: PreparedHead | undefined, state: HeadState): void {
+    if (prepared?.seq === state.seq && this.commit(prepared)) return;
+    this.record(state);
+  }
+
+  /**
+   * The signed slot for `state`, not written yet: the caller writes it with `commit` only once the receipts it
+   * names are durable, and discards it otherwise. Numbered after the last record committed; undefined (said
+   * once) if it cannot be built.
+   */
+  prepare(state: HeadState): PreparedHead | undefined {
+    if (this.#fd === undefined) return undefined;
     try {
-      this.#write(state, options.sync === true);
+      const n = this.#n + 1;
+      const body = { ...this.#static, n, ...state };
+      const sig = Buffer.from(signBytes(this.key, canonicalBytes(body))).toString('base64url');
+      const text = canonicalJson({ ...body, sig });
+      if (Buffer.byteLength(text, 'utf8') >= SLOT) throw new Error('head record too long');
+      const slot = Buffer.alloc(SLOT, 0x20);
+      slot.write(text, 0, 'utf8');
+      slot[SLOT - 1] = 0x0a;
+      return { n, seq: state.seq, slot };
     } catch {
-      if (!this.#warned) process.stderr.write(`claw-jira: cannot update the session head record ${this.path}; seal will check less\n`);
-      this.#warned = true;
+      this.#warn();
+      return undefined;
     }
   }
 
-  #write(state: { seq: number; head: string | null; bytes: number; closed: boolean }, sync: boolean): void {
-    if (this.#fd === undefined) return;
-    this.#n += 1;
-    const body = { ...this.#static, n: this.#n, ...state };
-    const sig = Buffer.from(signBytes(this.key, canonicalBytes(body))).toString('base64url');
-    const text = canonicalJson({ ...body, sig });
-    if (text.length >= SLOT) throw new Error('head record too long');
-    const slot = Buffer.alloc(SLOT, 0x20);
-    slot.write(text, 0, 'utf8');
-    slot[SLOT - 1] = 0x0a;
-    writeSync(this.#fd, slot, 0, SLOT, (this.#n % 2) * SLOT);
-    if (sync) fdatasyncSync(this.#fd);
+  /**
+   * Write a prepared slot (fsynced with `sync`). Never throws. False when it was not written: a record was
+   * committed since it was prepared (it would reuse that record's number), or the write failed (said once).
+   */
+  commit(prepared: PreparedHead | undefined, options: { sync?: boolean } = {}): boolean {
+    if (this.#fd === undefined || prepared === undefined || prepared.n !== this.#n + 1) return false;
+    try {
+      writeSync(this.#fd, prepared.slot, 0, SLOT, (prepared.n % 2) * SLOT);
+      this.#n = prepared.n;
+      if (options.sync === true) fdatasyncSync(this.#fd);
+      return true;
+    } catch {
+      this.#warn();
+      return false;
+    }
+  }
+
+  #warn(): void {
+    if (!this.#warned) process.stderr.write(`claw-jira: cannot update the session head record ${this.path}; seal will check less\n`);
+    this.#warned = true;
   }
 
   close(): void {

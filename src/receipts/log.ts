@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { SigningKey } from '../keys/ed25519.js';
 import { fsyncDir } from '../util/files.js';
 import { ReceiptError } from './errors.js';
-import { HeadRecorder, type HeadsOptions } from './heads.js';
+import { HeadRecorder, type HeadsOptions, type PreparedHead } from './heads.js';
 import { signChained } from './sign.js';
 import type { Receipt, ReceiptContent } from './types.js';
 
@@ -210,9 +210,14 @@ export class ReceiptLog {
     try {
       while (!this.#broken && this.#waiters.length > 0) {
         const end = this.#written;
+        let head: PreparedHead | undefined;
         try {
           this.syncs += 1;
-          await this.#fs.datasync(this.#fd as number);
+          // The sync is handed to the thread pool first; the head record this batch will earn (everything
+          // written so far: seq, hash, bytes) is signed while the disk works, and written only if it succeeds.
+          const syncing = this.#fs.datasync(this.#fd as number);
+          head = this.#heads?.prepare({ seq: this.#seq, head: this.#prev, bytes: end, closed: false });
+          await syncing;
           // A write that failed meanwhile cut the file back past what this sync covered.
           if (this.#broken) throw new Error('log failed during the sync');
         } catch {
@@ -220,7 +225,7 @@ export class ReceiptLog {
           for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
           return;
         }
-        this.#markDurable(end);
+        this.#markDurable(end, head);
         const still: Waiter[] = [];
         for (const waiter of this.#waiters) {
           if (waiter.end <= this.#durable) waiter.resolve();
@@ -233,7 +238,8 @@ export class ReceiptLog {
     }
   }
 
-  #markDurable(end: number): void {
+  /** `prepared`: the head record signed while the sync ran, used when it names exactly what is durable now. */
+  #markDurable(end: number, prepared?: PreparedHead): void {
     if (end <= this.#durable) return;
     this.#durable = end;
     while (this.#pending.length > 0 && (this.#pending[0] as { end: number }).end <= end) {
@@ -241,9 +247,11 @@ export class ReceiptLog {
       this.#durableSeq = done.seq;
       this.#durableHead = done.hash;
     }
-    // The head record never names a receipt that is not durable yet; a failed record write is not a failed
-    // receipt (the receipt is on disk), it only leaves seal less to compare with: reported on stderr once.
-    this.#heads?.record({ seq: this.#durableSeq, head: this.#durableHead, bytes: this.#durable, closed: false });
+    // The head record never names a receipt that is not durable yet, and is written before any caller of
+    // this batch is released; a failed record write is not a failed receipt (the receipt is on disk), it only
+    // leaves seal less to compare with: reported on stderr once.
+    const state = { seq: this.#durableSeq, head: this.#durableHead, bytes: this.#durable, closed: false };
+    this.#heads?.commitOrRecord(prepared, state);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -128,7 +128,7 @@ const STALE_LOCK_MS = 10_000;
  * Run `fn` holding an O_EXCL lock file. A holder keeps it for a disk sync at most; one older than 10 s belongs
  * to a process that died holding it.
  */
-export async function withFileLock<T>(lock: string, fn: () => T, code = 'STATE_JOURNAL_UNAVAILABLE'): Promise<T> {
+export async function withFileLock<T>(lock: string, fn: () => T | Promise<T>, code = 'STATE_JOURNAL_UNAVAILABLE'): Promise<T> {
   for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
     let fd: number;
     try {
@@ -144,7 +144,8 @@ export async function withFileLock<T>(lock: string, fn: () => T, code = 'STATE_J
       continue;
     }
     try {
-      return fn();
+      // Awaited here: the lock is held until an asynchronous `fn` has finished, its disk sync included.
+      return await fn();
     } finally {
       closeSync(fd);
       rmSync(lock, { force: true });
@@ -172,6 +173,10 @@ export class StateJournal {
   #seq = -1;
   #stamp = '';
   #broken: JournalError | undefined;
+  /** Lines this server signed in the transaction in progress: read back, they need no signature check. */
+  #own = new Set<string>();
+  /** Transactions of this process run one after another (the file lock orders them against other processes). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(file: string, key: SigningKey) {
     this.#file = file;
@@ -270,10 +275,12 @@ export class StateJournal {
       throw new JournalError('STATE_JOURNAL_INVALID', `state journal line ${this.#seq + 2} is not a journal entry`);
     }
     const { sig, ...body } = line;
+    // A line read back byte for byte as this server just signed it needs no second Ed25519 verify (the
+    // chain checks below still run); every other line is verified.
     const signed =
       canonicalJson(line) === text &&
       line.kid === this.#key.kid &&
-      verifyBytes(this.#verify, canonicalBytes(body), Buffer.from(sig, 'base64url'));
+      (this.#own.has(text) || verifyBytes(this.#verify, canonicalBytes(body), Buffer.from(sig, 'base64url')));
     if (!signed) throw new JournalError('STATE_JOURNAL_INVALID', `state journal line ${line.seq} is not signed by this server's receipt key`);
     const first = this.#seq < 0;
     if (line.seq !== this.#seq + 1 || line.prev !== this.#lastHash || (first ? line.entry.type !== 'genesis' : line.entry.type === 'genesis')) {
@@ -289,12 +296,22 @@ export class StateJournal {
    * Under the journal lock: bring the view up to date, let `decide` look at it and name the entries to append
    * (none: nothing is written), append them and fdatasync. The caller acts only after this returns.
    */
-  async transact<T>(
+  transact<T>(
     decide: (state: JournalState) => { entries: JournalEntry[]; result: T },
     options: { now?: Date; afterAppend?: () => void } = {},
   ): Promise<T> {
+    // Queued in process rather than left to the file lock, which a second caller would poll for every 5 ms.
+    const run = this.#queue.then(() => this.#transact(decide, options));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #transact<T>(
+    decide: (state: JournalState) => { entries: JournalEntry[]; result: T },
+    options: { now?: Date; afterAppend?: () => void },
+  ): Promise<T> {
     const now = options.now ?? new Date();
-    return withFileLock(this.#lock, () => {
+    return withFileLock(this.#lock, async () => {
       this.refresh();
       const { entries, result } = decide(this.state);
       if (entries.length === 0) return result;
@@ -315,14 +332,21 @@ export class StateJournal {
       }
       try {
         writeAll(fd, `${lines.join('\n')}\n`);
-        fdatasyncSync(fd);
+        // On the thread pool, not the event loop: other calls' work goes on while this write's entry syncs;
+        // this caller still goes on (to Jira) only once it is durable.
+        await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
       } catch {
         throw new JournalError('STATE_JOURNAL_UNAVAILABLE', 'cannot append to the state journal (disk full?)');
       } finally {
         closeSync(fd);
       }
       // Read back our own lines through the same verifying path: the view and the file cannot disagree.
-      this.refresh();
+      this.#own = new Set(lines);
+      try {
+        this.refresh();
+      } finally {
+        this.#own.clear();
+      }
       options.afterAppend?.();
       return result;
     });

@@ -54,13 +54,15 @@ export function wrapOutput<T extends z.ZodType>(data: T) {
 
 export const UserSchema = z.strictObject({ account_id: z.string().nullable(), display_name: z.string().nullable() }).nullable();
 
+/**
+ * One issue for the model: its key (which names its project) and the fields it asked for (or the readable
+ * defaults) that have a value. No numeric id, no project or type it did not ask for.
+ */
 export const IssueOutputSchema = z.strictObject({
   key: z.string(),
-  id: z.string(),
-  project: z.string().nullable(),
   fields: z.record(z.string(), z.unknown()),
-  /** Fields present in Jira but withheld by the read policy. */
-  withheld_fields: z.array(z.string()),
+  /** Fields the model would have been shown but the read policy withholds; absent when there are none. */
+  withheld_fields: z.array(z.string()).optional(),
 });
 export type IssueOutput = z.infer<typeof IssueOutputSchema>;
 
@@ -159,21 +161,23 @@ function presentField(field: string, value: unknown, ctx: ToolContext): unknown 
 }
 
 /**
- * Keep only the fields the read policy lets the model see. `withheld_fields` names the hidden ones among
- * `expected` (the tool's defaults) and what Jira sent: a fact about the policy, the same for every issue,
- * never whether this issue has a value there.
+ * The fields the model asked for (`asked`, or the tool's defaults `expected`), each only if the read policy
+ * lets the model see it and it has a value: the gate's own control fields (project, issue type) are not passed
+ * on unless asked, and a field with no value (null, an empty list) is left out rather than spelled `null`.
+ * `withheld_fields` names the hidden ones among those, only when there are any: a fact about the policy, the
+ * same for every issue, never whether this issue has a value there.
  */
-export function presentIssue(issue: Issue, ctx: ToolContext, expected: readonly string[] = []): IssueOutput {
+export function presentIssue(issue: Issue, ctx: ToolContext, expected: readonly string[] = [], asked?: readonly string[]): IssueOutput {
+  const shown = [...new Set(asked ?? expected)];
+  const withheld = shown.filter((field) => !isFieldReadable(field, ctx.wpc)).sort();
   const fields: Record<string, unknown> = {};
-  const withheld = new Set(expected.filter((field) => !isFieldReadable(field, ctx.wpc)));
-  for (const [field, value] of Object.entries(issue.fields ?? {})) {
-    if (!isFieldReadable(field, ctx.wpc)) {
-      withheld.add(field);
-      continue;
-    }
-    fields[field] = presentField(field, value, ctx);
+  for (const field of shown) {
+    if (!isFieldReadable(field, ctx.wpc)) continue;
+    const value = presentField(field, issue.fields?.[field], ctx);
+    if (!hasValue(value)) continue;
+    fields[field] = value;
   }
-  return { key: issue.key, id: issue.id, project: projectOf(issue) ?? null, fields, withheld_fields: [...withheld].sort() };
+  return { key: issue.key, fields, ...(withheld.length > 0 ? { withheld_fields: withheld } : {}) };
 }
 
 /**
@@ -186,9 +190,17 @@ export function presentHit(issue: Issue, asked: readonly string[], ctx: ToolCont
   for (const field of asked) {
     // Belt and braces: the decision already refused a hidden field, so this only guards a mistake.
     if (!isFieldReadable(field, ctx.wpc)) continue;
-    fields[field] = presentField(field, issue.fields?.[field], ctx);
+    const value = presentField(field, issue.fields?.[field], ctx);
+    // As in an issue: a field with no value is left out.
+    if (!hasValue(value)) continue;
+    fields[field] = value;
   }
   return { key: issue.key, fields };
+}
+
+/** Null and the empty list are "no value": the model is not told `null` field by field. */
+function hasValue(value: unknown): boolean {
+  return value !== null && !(Array.isArray(value) && value.length === 0);
 }
 
 /**

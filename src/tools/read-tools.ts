@@ -184,7 +184,7 @@ export const getIssue = defineTool({
   },
   async run(_args, target, ctx) {
     const issue = target.state as Issue;
-    return { data: presentIssue(issue, ctx, DEFAULT_ISSUE_FIELDS) };
+    return { data: presentIssue(issue, ctx, DEFAULT_ISSUE_FIELDS, target.fieldsRead) };
   },
 });
 

@@ -454,6 +454,33 @@ describe('group commit', () => {
     expect(readHeadFile(headFile, key)).toBeUndefined();
   });
 
+  it('a batch head record is signed during its sync but written only once the sync succeeded, before any caller is released', async () => {
+    const dir = bundle();
+    const headsDir = join(dir, 'state-heads');
+    const seam = gatedFs({ failSync: 2 });
+    const log = ReceiptLog.open({ bundleDir: join(dir, 'b'), job: 'job-1', server: 'jira-write', key: env.keys.receipt, heads: { dir: headsDir }, fs: seam.fs });
+    const headFile = join(headsDir, 'job-1', `jira-write-${log.session}.head`);
+    const key = receiptPublicKey(env.keys.receipt);
+    const batch = [1, 2].map((i) => log.appendDurable(content(i)));
+    await new Promise((r) => setImmediate(r));
+    expect(seam.state.syncs).toBe(1);
+    // The sync is on the disk: its record is prepared, not written (it would name receipts not yet durable).
+    expect(readHeadFile(headFile, key)).toMatchObject({ seq: 0, head: null });
+    let seenByCaller: unknown;
+    const released = Promise.all(batch).then(() => (seenByCaller = readHeadFile(headFile, key)));
+    const written = [3, 4].map((i) => settled(log.appendDurable(content(i))));
+    await seam.release();
+    await released;
+    // The moment the callers are released, the record already names their receipts.
+    const firstTwo = readFileSync(log.file, 'utf8').split('\n').slice(0, 2);
+    expect(seenByCaller).toMatchObject({ seq: 2, bytes: Buffer.byteLength(`${firstTwo.join('\n')}\n`), head: hashAddress(firstTwo[1] as string) });
+    // The second sync fails: its prepared record (seq 4) is never written; the record stays at what is durable.
+    await seam.release();
+    for (const box of written) expect(box.error).toMatchObject({ code: 'RECEIPT_WRITE_FAILED' });
+    expect(readHeadFile(headFile, key)).toMatchObject({ seq: 2, head: verifyReceiptChain(readFileSync(log.file, 'utf8'), env.trust).head });
+    log.close();
+  });
+
   it('the one-pass line is byte for byte the canonical form of the signed receipt', () => {
     const body = { ...content(3), v: 1 as const, job: 'j', server: 's', session: 'x', seq: 1, prev: null, kid: env.keys.receipt.kid, scope: undefined };
     const { line, receipt, hash } = signReceiptLine(body, env.keys.receipt);

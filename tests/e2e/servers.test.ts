@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { World, callTool, toolNames, type Connected } from './harness.js';
+import { jiraAsUser } from './threat-helpers.js';
 
 describe('jira-read and jira-write over stdio (seed WPC)', () => {
   let world: World;
@@ -58,7 +59,18 @@ describe('jira-read and jira-write over stdio (seed WPC)', () => {
     const data = issue.structured.data as { key: string; fields: Record<string, unknown> };
     expect(data.key).toBe('ENG-1');
     expect(typeof data.fields.summary).toBe('string');
-    expect(typeof data.fields.description === 'string' || data.fields.description === null).toBe(true);
+    expect(typeof data.fields.description).toBe('string');
+    // Only what a model can use: the key (it names the project) and the default fields that have a value; no
+    // numeric id, no project object the gate fetched for its own check, no nulls, no empty withheld list.
+    expect(Object.keys(data).sort()).toEqual(['fields', 'key']);
+    expect(Object.keys(data.fields)).not.toContain('project');
+    expect(Object.values(data.fields).filter((value) => value === null || (Array.isArray(value) && value.length === 0))).toEqual([]);
+    const raw = (await jiraAsUser(world.sim, 'GET', '/rest/api/3/issue/ENG-1?fields=duedate,labels,summary')).body as { fields: Record<string, unknown> };
+    if (raw.fields.duedate === null) expect(data.fields).not.toHaveProperty('duedate');
+    expect(JSON.parse(issue.text)).toEqual(issue.structured);
+    // Named fields: exactly those (project included when asked), nothing the gate fetched besides.
+    const named = await callTool(read, 'jira_get_issue', { issue_key: 'ENG-1', fields: ['summary', 'project'] });
+    expect(named.structured.data).toEqual({ key: 'ENG-1', fields: { summary: raw.fields.summary, project: { key: 'ENG', name: expect.any(String) } } });
     const comments = await callTool(read, 'jira_get_comments', { issue_key: 'ENG-1' });
     expect(comments.isError).toBe(false);
     expect(Array.isArray((comments.structured.data as { comments: unknown[] }).comments)).toBe(true);

@@ -201,7 +201,9 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
   it(`${MOVED_IN?.oldKey} now lives in ${MOVED_IN?.to}: allowed under its old key, and the write goes to the issue's id`, async () => {
     const moved = MOVED_IN as (typeof SIM_FIXTURES.movedIssues)[number];
     const got = await expectAllowed(read, 'jira_get_issue', { issue_key: moved.oldKey });
-    expect(got.structured.data).toMatchObject({ key: moved.newKey, project: moved.to });
+    // The result names the issue by its current key, which names the project it lives in now.
+    expect(got.structured.data).toMatchObject({ key: moved.newKey });
+    expect(moved.newKey.startsWith(`${moved.to}-`)).toBe(true);
     const seq = mark(sim);
     const before = sim.stateHash();
     const commented = await expectAllowed(write, 'jira_add_comment', { issue_key: moved.oldKey, body: 'Seen under its old key.' });

@@ -55,7 +55,7 @@ afterAll(() => sim.close());
 describe('client requests match the Jira Cloud OpenAPI spec', () => {
   it('every request body the client sends validates, and no operation used is deprecated', async () => {
     const sent: Sent[] = [];
-    // Records what actually leaves the client (after ky), then sends it on unchanged.
+    // Records what actually leaves the client, then sends it on unchanged.
     const recordingFetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
       const request = input instanceof Request ? input : new Request(input, init);
       const text = await request.clone().text();

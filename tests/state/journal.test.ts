@@ -57,6 +57,29 @@ describe('state journal', () => {
     expect(createJournal(file, key)).toBe(false);
   });
 
+  it('concurrent transactions of one server run one at a time: each decides on what the one before it appended', async () => {
+    const journal = StateJournal.open(file, key);
+    // Each spends only if fewer than 5 units are spent: with 12 racing, exactly 5 may win, whatever the order.
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        journal.transact((state) =>
+          (state.budgets.get('job-a')?.max_writes ?? 0) < 5 ? { entries: [spend('job-a')], result: true } : { entries: [], result: false },
+        ),
+      ),
+    );
+    expect(results.filter(Boolean).length).toBe(5);
+    expect(lines().length).toBe(6);
+    // The file is an intact chain another server verifies line by line.
+    expect(StateJournal.open(file, key).state.budgets.get('job-a')).toEqual({ max_writes: 5 });
+    // A failed transaction does not stop the ones queued after it.
+    const failing = journal.transact(() => {
+      throw new Error('decide failed');
+    });
+    const after = journal.transact(() => ({ entries: [spend('job-b')], result: 'ok' }));
+    await expect(failing).rejects.toThrow('decide failed');
+    await expect(after).resolves.toBe('ok');
+  });
+
   it('refuses a missing journal (deleted), at open and under a running server', async () => {
     const journal = StateJournal.open(file, key);
     unlinkSync(file);
