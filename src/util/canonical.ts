@@ -1,60 +1,15 @@
 import { createHash } from 'node:crypto';
+import { canonicalize } from 'json-canonicalize';
 
 const encoder = new TextEncoder();
 
 /**
- * RFC 8785 (JCS) canonical JSON text of a value: members sorted by UTF-16 code units, strings and numbers as
- * ECMAScript's JSON.stringify writes them (which is what JCS specifies), no whitespace. It gives the text
- * json-canonicalize gave (tested against it on generated values, undefined members, array holes and toJSON
- * included), without building a path string per member: it runs over every receipt and every hashed result.
+ * RFC 8785 (JCS) canonical JSON text of a value, from json-canonicalize. A hand-written serializer was measured
+ * (issue 13): ~3 us less per get-issue result and ~0.1 ms less per 20-issue search on a loaded machine, not
+ * worth owning a second JCS implementation whose every divergence would break signatures.
  */
 export function canonicalJson(value: unknown): string {
-  return serialize(value, new Set());
-}
-
-/** Text JSON.stringify writes as is: no quote, backslash, control character or surrogate (paired ones included). */
-const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
-
-/** A string's JSON text; most keys and values need no escaping, and skip the call into JSON.stringify. */
-function quote(text: string): string {
-  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
-}
-
-function serialize(value: unknown, ancestors: Set<object>): string {
-  if (typeof value === 'string') return quote(value);
-  if (value === null || typeof value !== 'object' || (value as { toJSON?: unknown }).toJSON != null) {
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      throw new Error(`Non-finite number (${value}) is not permitted in JSON (RFC 8785 \u00a73.2.2.3)`);
-    }
-    // A function or symbol has no JSON text; the old serializer wrote the word, kept for identical output.
-    return JSON.stringify(value) ?? 'undefined';
-  }
-  if (ancestors.has(value)) throw new Error('Circular reference detected');
-  ancestors.add(value);
-  let out: string;
-  if (Array.isArray(value)) {
-    out = '[';
-    for (let i = 0; i < value.length; i++) {
-      // Holes are skipped (as forEach does); an undefined element is null.
-      if (!(i in value)) continue;
-      if (out.length > 1) out += ',';
-      const element: unknown = value[i];
-      out += element === undefined ? 'null' : serialize(element, ancestors);
-    }
-    out += ']';
-  } else {
-    const record = value as Record<string, unknown>;
-    out = '{';
-    for (const key of Object.keys(record).sort()) {
-      const member = record[key];
-      if (member === undefined) continue;
-      if (out.length > 1) out += ',';
-      out += `${quote(key)}:${serialize(member, ancestors)}`;
-    }
-    out += '}';
-  }
-  ancestors.delete(value);
-  return out;
+  return canonicalize(value);
 }
 
 /** RFC 8785 canonical bytes (UTF-8) of a value. */
