@@ -84,6 +84,7 @@ export function requestExecutor(gate: Gate, request: RequestState, context: Requ
   return {
     call: (tool, args, options) => context.run(request, () => gate.call(tool, args, options)),
     permittedOperations: () => context.run(request, () => gate.permittedOperations()),
+    status: (options) => context.run(request, () => gate.status(options)),
     refuseUnknownTool: (name, args) => gate.refuseUnknownTool(name, args),
   };
 }

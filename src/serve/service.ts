@@ -21,6 +21,7 @@ import { checkSchema } from '../state/postgres/migrations.js';
 import { openStateDb, type StateDb } from '../state/postgres/pool.js';
 import { PostgresReplayStore } from '../state/postgres/replay-store.js';
 import { READ_TOOLS } from '../tools/read-tools.js';
+import { STATUS_TOOL_NAME } from '../tools/status-tool.js';
 import { WRITE_TOOLS } from '../tools/write-tools.js';
 import { hashAddress } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
@@ -181,8 +182,9 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         throw new Refusal(code === 'BODY_TOO_LARGE' ? 413 : 400, code, describeError(error), 'config', code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {}, JSONRPC_PARSE_ERROR);
       }
 
-      if (killSwitch && server === 'jira-write') {
-        // Read for every write request, so `writes disable` on the database stops every replica at its next call.
+      if (killSwitch && (server === 'jira-write' || callsStatusTool(body))) {
+        // Read for every write request, so `writes disable` on the database stops every replica at its next call;
+        // and for the status tool on either endpoint, so it reports the switch every replica obeys.
         try {
           request.killSwitch = await killSwitch.read();
         } catch (error) {
@@ -246,6 +248,15 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       await db?.close();
     },
   };
+}
+
+/** Whether a JSON-RPC body (one message or a batch) calls the status tool. */
+function callsStatusTool(body: unknown): boolean {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  return messages.some((message) => {
+    const { method, params } = (message ?? {}) as { method?: unknown; params?: { name?: unknown } };
+    return method === 'tools/call' && params?.name === STATUS_TOOL_NAME;
+  });
 }
 
 function endpointOf(server: ServerName): string {
