@@ -40,7 +40,7 @@ export const SERVICE_LOG_DIR = '_serve';
 const TOOLS: Readonly<Record<ServerName, readonly Tool[]>> = { 'jira-read': READ_TOOLS, 'jira-write': WRITE_TOOLS };
 
 /** Settings the service takes from the token instead of the environment. */
-const PER_TOKEN_VARIABLES = new Set(['CLAW_JOB_ID', 'CLAW_WPC', 'CLAW_CST_FILE']);
+export const PER_TOKEN_VARIABLES: ReadonlySet<string> = new Set(['CLAW_JOB_ID', 'CLAW_WPC', 'CLAW_CST_FILE']);
 
 export interface RunningService {
   /** The public base URL: endpoints are `${url}/mcp/read` and `${url}/mcp/write`. */
