@@ -13,6 +13,7 @@ import type { VerifiedWpc } from '../wpc/registry.js';
 import { parseCommandArgs } from './args.js';
 import { checkJira, report, type Add, type Check } from './doctor-checks.js';
 import { serveChecks } from './doctor-serve.js';
+import { SERVE_FLAG_SPEC } from '../serve/options.js';
 import { EXIT, type CommandSpec } from './io.js';
 
 
@@ -28,16 +29,7 @@ export const doctorCommand: CommandSpec = {
   summary: 'check the settings a server would run with: Jira, WPC, CST, bundle folder, clock; with --serve, those of claw-jira serve; exit 1 on any failure',
   usage: 'claw-jira doctor [--json] [--serve [the serve flags: --host, --port, --tls-key, --tls-cert, --behind-tls-proxy, --public-url]]',
   async run(argv, io) {
-    const { values } = parseCommandArgs(argv, {
-      json: { type: 'boolean' },
-      serve: { type: 'boolean' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'tls-key': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'behind-tls-proxy': { type: 'boolean' },
-      'public-url': { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, { json: { type: 'boolean' }, serve: { type: 'boolean' }, ...SERVE_FLAG_SPEC });
     const checks: Check[] = [];
     const add = (check: string, status: Check['status'], detail: string) => checks.push({ check, status, detail });
     if (values.serve) {

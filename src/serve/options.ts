@@ -24,6 +24,16 @@ export interface ServeOptions {
   stateUrl: string | undefined;
 }
 
+/** `claw-jira serve`'s flags (node:util parseArgs form), shared by `doctor --serve` so both read the same line. */
+export const SERVE_FLAG_SPEC = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'behind-tls-proxy': { type: 'boolean' },
+  'public-url': { type: 'string' },
+} as const;
+
 /** Flags win over the environment; each flag has a CLAW_SERVE_* twin for unit files and containers. */
 export interface ServeFlags {
   host?: string | undefined;
