@@ -7,6 +7,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { loadServerConfig } from '../config/server-config.js';
 import { CstError } from '../cst/errors.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
+import type { VerifiedCst } from '../cst/verify.js';
 import { GateDenied } from '../gate/denial.js';
 import type { ServerName } from '../gate/gate.js';
 import { loadTrustFile } from '../gate/wiring.js';
@@ -15,6 +16,7 @@ import { loadSigningKey } from '../keys/store.js';
 import { TrustStore } from '../keys/trust.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage } from '../receipts/types.js';
+import { effectiveOperations } from '../policy/decide.js';
 import { createClawServer } from '../servers/factory.js';
 import { PostgresKillSwitch } from '../state/postgres/kill-switch.js';
 import { checkSchema } from '../state/postgres/migrations.js';
@@ -200,9 +202,11 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       // Held until the response is done: an eviction meanwhile closes the gate only after this request.
       res.once('close', lease.release);
       const gate = lease.gate;
+      let verified: VerifiedCst;
       try {
-        const verified = await requests.run(request, () => gate.verifyCurrentToken());
-        if (!verified) throw new CstError('CST_MISSING', 'no token was presented');
+        const checked = await requests.run(request, () => gate.verifyCurrentToken());
+        if (!checked) throw new CstError('CST_MISSING', 'no token was presented');
+        verified = checked;
       } catch (error) {
         const code = error instanceof CstError || error instanceof GateDenied || isClawError(error) ? error.code : 'CST_MALFORMED';
         // A state or registry outage is the service's failure, not the token's: 503, and the client may retry.
@@ -210,7 +214,8 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         throw unauthorized(path, code, describeError(error), true);
       }
       const executor = requestExecutor(gate, request, requests);
-      const permitted = new Set(await executor.permittedOperations());
+      // From the token just verified, not a second verification (each one is a replay claim on the database).
+      const permitted = new Set(gate.wpc ? effectiveOperations(gate.wpc.policy, verified.claims.scope) : []);
       if (!TOOLS[server].some((tool) => permitted.has(tool.operation))) {
         throw new Refusal(403, 'CST_INSUFFICIENT_SCOPE', `this token permits no ${server} operation`, 'cst', {
           'www-authenticate': wwwAuthenticate(publicUrl, path, { error: 'insufficient_scope', description: 'CST_INSUFFICIENT_SCOPE' }),
