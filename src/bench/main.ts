@@ -6,6 +6,7 @@ import { benchBundleVerify } from './bundle.js';
 import { benchClientOverhead } from './client.js';
 import { benchConcurrency } from './concurrency.js';
 import { benchCore } from './core.js';
+import { benchServe } from './serve.js';
 import { benchServers } from './servers.js';
 import { benchSimulator } from './sim.js';
 
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   }
   if (wants('adf')) print('ADF to Markdown on hostile whitespace', benchAdf());
   if (wants('bundle')) print('proof bundle verify (synthetic 100k receipts)', await benchBundleVerify());
+  if (wants('serve')) print('claw-jira serve on PostgreSQL, 1 and 2 replicas, vs the stdio server', await benchServe());
 }
 
 main().catch((error: unknown) => {

@@ -11,13 +11,11 @@ import { wireGate } from '../gate/wiring.js';
 import { describeError, isClawError } from '../util/errors.js';
 import type { VerifiedWpc } from '../wpc/registry.js';
 import { parseCommandArgs } from './args.js';
+import { checkJira, report, type Add, type Check } from './doctor-checks.js';
+import { serveChecks } from './doctor-serve.js';
+import { SERVE_FLAG_SPEC } from '../serve/options.js';
 import { EXIT, type CommandSpec } from './io.js';
 
-interface Check {
-  check: string;
-  status: 'ok' | 'warn' | 'FAIL';
-  detail: string;
-}
 
 function nearestExisting(path: string): string {
   let current = path;
@@ -28,13 +26,17 @@ function nearestExisting(path: string): string {
 /** The checks a server would make at start and at its first call, run once, reported as one table. */
 export const doctorCommand: CommandSpec = {
   name: 'doctor',
-  summary: 'check the settings a server would run with: Jira, WPC, CST, bundle folder, clock; exit 1 on any failure',
-  usage: 'claw-jira doctor [--json]',
+  summary: 'check the settings a server would run with: Jira, WPC, CST, bundle folder, clock; with --serve, those of claw-jira serve; exit 1 on any failure',
+  usage: 'claw-jira doctor [--json] [--serve [the serve flags: --host, --port, --tls-key, --tls-cert, --behind-tls-proxy, --public-url]]',
   async run(argv, io) {
-    const { values } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-    const { config, problems } = loadServerConfig(io.env);
+    const { values } = parseCommandArgs(argv, { json: { type: 'boolean' }, serve: { type: 'boolean' }, ...SERVE_FLAG_SPEC });
     const checks: Check[] = [];
     const add = (check: string, status: Check['status'], detail: string) => checks.push({ check, status, detail });
+    if (values.serve) {
+      await serveChecks(values, io.env, add);
+      return report(checks, values.json === true, io);
+    }
+    const { config, problems } = loadServerConfig(io.env);
     const scratch = mkdtempSync(join(tmpdir(), 'claw-doctor-'));
     try {
       // The servers' own start-up path, with a scratch replay store: the doctor must not mark the token as used.
@@ -68,18 +70,9 @@ export const doctorCommand: CommandSpec = {
     const kill = readKillSwitch(config.home.killSwitchFile);
     add('kill switch', kill ? 'warn' : 'ok', kill ? `writes disabled since ${kill.disabled_at}` : 'writes enabled');
 
-    const failed = checks.some((check) => check.status === 'FAIL');
-    if (values.json) io.out(JSON.stringify({ ok: !failed, checks }));
-    else {
-      const width = Math.max(...checks.map((check) => check.check.length));
-      for (const check of checks) io.out(`${check.status.padEnd(4)}  ${check.check.padEnd(width)}  ${check.detail}`);
-      io.out(failed ? 'doctor: problems found' : 'doctor: all checks passed');
-    }
-    return failed ? EXIT.failed : EXIT.ok;
+    return report(checks, values.json === true, io);
   },
 };
-
-type Add = (check: string, status: Check['status'], detail: string) => void;
 
 async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstVerifier, scopeVerifier: ClawscopeVerifier | undefined, add: Add): Promise<void> {
   try {
@@ -94,20 +87,5 @@ async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstV
     add('CST', remaining < 60 ? 'warn' : 'ok', `jti ${verified.claims.jti}, ${remaining}s left, scope ${verified.claims.scope.operations.join(',')} on ${verified.claims.scope.projects.join(',')}`);
   } catch (error) {
     add('CST', 'FAIL', `${isClawError(error) ? error.code : ''} ${describeError(error)}`.trim());
-  }
-}
-
-async function checkJira(config: ServerConfig, jira: JiraClient, add: Add): Promise<void> {
-  try {
-    const me = await jira.myself();
-    add('Jira auth', 'ok', `${config.jira?.baseUrl} as ${me.data.displayName ?? me.data.accountId}`);
-    const info = await jira.serverInfo();
-    const serverTime = (info.data as { serverTime?: unknown }).serverTime;
-    if (typeof serverTime === 'string' && !Number.isNaN(Date.parse(serverTime))) {
-      const skew = Math.round((Date.now() - Date.parse(serverTime)) / 1000);
-      add('clock skew', Math.abs(skew) > config.clockSkewSeconds ? 'FAIL' : 'ok', `${skew}s against Jira (tolerance ${config.clockSkewSeconds}s)`);
-    } else add('clock skew', 'warn', 'Jira did not report its time');
-  } catch (error) {
-    add('Jira auth', 'FAIL', `${isClawError(error) ? error.code : ''} ${describeError(error)}`.trim());
   }
 }

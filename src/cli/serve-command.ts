@@ -1,4 +1,4 @@
-import { loadServeOptions } from '../serve/options.js';
+import { loadServeOptions, SERVE_FLAG_SPEC } from '../serve/options.js';
 import { startService } from '../serve/service.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, type CommandSpec } from './io.js';
@@ -10,14 +10,7 @@ export const serveCommand: CommandSpec = {
     'claw-jira serve [--host <addr>] [--port <n>] [--tls-key <file> --tls-cert <file> | --behind-tls-proxy] [--public-url <url>]   ' +
     '(CLAW_SERVE_* twins, CLAW_STATE_URL; see README "Service: claw-jira serve")',
   async run(argv, io) {
-    const { values } = parseCommandArgs(argv, {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'tls-key': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'behind-tls-proxy': { type: 'boolean' },
-      'public-url': { type: 'string' },
-    });
+    const { values } = parseCommandArgs(argv, SERVE_FLAG_SPEC);
     const options = loadServeOptions(values, io.env);
     const service = await startService(options, io.env);
     io.err(`claw-jira serve: listening on ${service.url} (read: ${service.url}/mcp/read, write: ${service.url}/mcp/write; state: ${options.stateUrl ? 'postgres' : 'files'})`);

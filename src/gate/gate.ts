@@ -329,6 +329,9 @@ export class Gate {
 
   /** The kill switch as the write path judges it (signed record and this server's journal), for the status tool. */
   async #killSwitchState(): Promise<KillSwitchState | undefined> {
+    // The database row `serve` read for this request stops writes as the file does, so the status says so too.
+    const external = this.#externalKillSwitch?.current();
+    if (external) return external;
     if (!this.#killSwitch) return readKillSwitch(this.#config.home.killSwitchFile);
     try {
       const verdict = await this.#killSwitch.check();

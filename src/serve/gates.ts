@@ -9,48 +9,87 @@ import type { PostgresGateState } from '../state/postgres/gate-state.js';
 import { describeError, isClawError } from '../util/errors.js';
 import type { TokenRoute } from './bearer.js';
 
-/** Gates kept open at once; the least recently used beyond this is closed (its session ends, a new one opens on demand). */
+/** Gates kept open at once unless CLAW_SERVE_MAX_GATES says otherwise. */
 const MAX_GATES = 256;
+
+/** A gate in the pool, and how many requests hold it now. */
+interface Pooled {
+  gate: Promise<Gate>;
+  leases: number;
+  /** Out of the pool (evicted, or not ready): closed once the last request holding it lets go. */
+  retired: boolean;
+}
+
+/** A request's hold on a gate: the gate is not closed before `release()` (called once the response is done). */
+export interface GateLease {
+  gate: Gate;
+  release(): void;
+}
 
 /**
  * One gate per (endpoint, job, WPC): each job keeps its own bundle folder, receipt sessions and budgets, and
  * each WPC is fetched from the registry by hash and verified once, when its gate opens. The gate reads its
- * token from the request in flight, never from a file or the environment.
+ * token from the request in flight, never from a file or the environment. Beyond `maxGates` the least
+ * recently used gate leaves the pool (its session ends, a new one opens on demand), but it is closed only
+ * when no request holds it: eviction never refuses a call in flight, whatever stage it is at.
  */
 export class GatePool {
-  readonly #gates = new Map<string, Promise<Gate>>();
+  readonly #gates = new Map<string, Pooled>();
+  /** Every gate not yet closed, in the pool or retired and still held. */
+  readonly #open = new Set<Pooled>();
 
   constructor(
     readonly base: ServerConfig,
     readonly audienceOf: (server: ServerName) => string,
     readonly replay: ReplayClaims | undefined,
     /** State on Postgres (CLAW_STATE_URL): every gate's budgets, approvals, revocation mark and receipts. */
-    readonly state?: PostgresGateState,
+    readonly state: PostgresGateState | undefined,
+    readonly maxGates: number = MAX_GATES,
   ) {}
 
-  /** The gate for this route, opened on first use. A gate that is not ready is returned once and not kept. */
-  async get(server: ServerName, route: TokenRoute, context: RequestContext): Promise<Gate> {
+  /** The gate for this route, opened on first use, held until the lease is released. A gate that is not ready is returned once and not kept. */
+  async get(server: ServerName, route: TokenRoute, context: RequestContext): Promise<GateLease> {
     const key = `${server}|${route.job}|${route.wpcHash}`;
-    let pending = this.#gates.get(key);
-    if (pending) {
+    let pooled = this.#gates.get(key);
+    if (pooled) {
       // Re-inserting keeps the map in least-recently-used order.
       this.#gates.delete(key);
-      this.#gates.set(key, pending);
+      this.#gates.set(key, pooled);
     } else {
-      pending = this.#open(server, route, context);
-      this.#gates.set(key, pending);
-      this.#evict();
+      pooled = { gate: this.#openGate(server, route, context), leases: 0, retired: false };
+      this.#gates.set(key, pooled);
+      this.#open.add(pooled);
     }
-    const gate = await pending;
-    if (!gate.ready && this.#gates.get(key) === pending) {
-      // A WPC missing from the registry now may be published later: the next request tries again.
-      this.#gates.delete(key);
-      gate.close();
+    // Held before anything awaits, so an eviction while the gate opens cannot close it under this request.
+    const held = pooled;
+    held.leases += 1;
+    this.#evict();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      held.leases -= 1;
+      if (held.retired && held.leases === 0) this.#close(held);
+    };
+    let gate: Gate;
+    try {
+      gate = await held.gate;
+    } catch (error) {
+      this.#retire(key, held);
+      release();
+      throw error;
     }
-    return gate;
+    // A gate that is not ready (its bundle folder unwritable, say) may be fixed later: the next request tries again.
+    if (!gate.ready) this.#retire(key, held);
+    return { gate, release };
   }
 
-  async #open(server: ServerName, route: TokenRoute, context: RequestContext): Promise<Gate> {
+  #retire(key: string, pooled: Pooled): void {
+    if (this.#gates.get(key) === pooled) this.#gates.delete(key);
+    pooled.retired = true;
+  }
+
+  async #openGate(server: ServerName, route: TokenRoute, context: RequestContext): Promise<Gate> {
     const state = await this.#stateOf(route.job);
     const gate = await Gate.open({
       server,
@@ -95,17 +134,25 @@ export class GatePool {
   }
 
   #evict(): void {
-    while (this.#gates.size > MAX_GATES) {
-      const [oldest, gate] = this.#gates.entries().next().value as [string, Promise<Gate>];
-      this.#gates.delete(oldest);
-      void gate.then((g) => g.close());
+    while (this.#gates.size > this.maxGates) {
+      const [oldest, pooled] = this.#gates.entries().next().value as [string, Pooled];
+      this.#retire(oldest, pooled);
+      if (pooled.leases === 0) this.#close(pooled);
     }
   }
 
+  #close(pooled: Pooled): void {
+    if (!this.#open.delete(pooled)) return;
+    void pooled.gate.then((gate) => gate.close()).catch(() => undefined);
+  }
+
+  /** At stop: every gate, held or not (each waits a bounded time for its calls in flight). */
   async closeAll(): Promise<void> {
-    const gates = [...this.#gates.values()];
+    const open = [...this.#open];
     this.#gates.clear();
-    for (const gate of await Promise.all(gates)) gate.close();
+    this.#open.clear();
+    const gates = await Promise.allSettled(open.map((pooled) => pooled.gate));
+    await Promise.all(gates.map((settled) => (settled.status === 'fulfilled' ? settled.value.close() : undefined)));
   }
 }
 
@@ -118,6 +165,7 @@ export function requestExecutor(gate: Gate, request: RequestState, context: Requ
   return {
     call: (tool, args, options) => context.run(request, () => gate.call(tool, args, options)),
     permittedOperations: () => context.run(request, () => gate.permittedOperations()),
+    status: (options) => context.run(request, () => gate.status(options)),
     refuseUnknownTool: (name, args) => gate.refuseUnknownTool(name, args),
   };
 }

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ClawError } from '../util/errors.js';
 
 /** JSON-RPC error codes for refusals before MCP: the stable claw-jira code is in `error.data.code`. */
 export const JSONRPC_PARSE_ERROR = -32700;
+export const JSONRPC_INVALID_REQUEST = -32600;
 export const JSONRPC_SERVER_ERROR = -32000;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -71,5 +73,16 @@ export function parseJsonBody(bytes: Buffer): unknown {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
   } catch {
     throw new ClawError('BODY_NOT_JSON', 'the request body is not JSON');
+  }
+}
+
+/**
+ * The body as MCP messages: one JSON-RPC 2.0 message, or a non-empty batch of them. Anything else is refused
+ * here with its own code and a receipt, before the MCP server sees it.
+ */
+export function checkJsonRpc(body: unknown): void {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  if (messages.length === 0 || !messages.every((message) => JSONRPCMessageSchema.safeParse(message).success)) {
+    throw new ClawError('BODY_NOT_JSONRPC', 'the request body is not a JSON-RPC 2.0 message or batch');
   }
 }

@@ -16,9 +16,23 @@ export interface ServeOptions {
   allowedOrigins: string[];
   tokenRate: Rate;
   jobRate: Rate;
+  /** Refusals before authentication (401, bad Origin) an address may earn; past it the address is turned away unread. */
+  failureRate: Rate;
+  /** Gates (endpoint, job, WPC) kept open at once; the least recently used beyond this is closed once idle. */
+  maxGates: number;
   maxBodyBytes: number;
   stateUrl: string | undefined;
 }
+
+/** `claw-jira serve`'s flags (node:util parseArgs form), shared by `doctor --serve` so both read the same line. */
+export const SERVE_FLAG_SPEC = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'behind-tls-proxy': { type: 'boolean' },
+  'public-url': { type: 'string' },
+} as const;
 
 /** Flags win over the environment; each flag has a CLAW_SERVE_* twin for unit files and containers. */
 export interface ServeFlags {
@@ -85,6 +99,10 @@ export function loadServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Ser
     throw invalid('CLAW_SERVE_MAX_BODY_BYTES', 'must be a whole number of bytes from 1024 to 67108864');
   }
 
+  const maxGatesText = get('CLAW_SERVE_MAX_GATES') ?? '256';
+  const maxGates = Number(maxGatesText);
+  if (!Number.isInteger(maxGates) || maxGates < 1 || maxGates > 100_000) throw invalid('CLAW_SERVE_MAX_GATES', 'must be a whole number from 1 to 100000');
+
   return {
     host,
     port,
@@ -95,6 +113,8 @@ export function loadServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Ser
     allowedOrigins: (get('CLAW_SERVE_ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     tokenRate: parseRate(get('CLAW_SERVE_TOKEN_RATE') ?? '600/min', 'CLAW_SERVE_TOKEN_RATE'),
     jobRate: parseRate(get('CLAW_SERVE_JOB_RATE') ?? '3000/min', 'CLAW_SERVE_JOB_RATE'),
+    failureRate: parseRate(get('CLAW_SERVE_FAILURE_RATE') ?? '60/min', 'CLAW_SERVE_FAILURE_RATE'),
+    maxGates,
     maxBodyBytes,
     stateUrl: get('CLAW_STATE_URL'),
   };

@@ -31,23 +31,39 @@ export class RateLimiter {
   /** Take one call from `key`'s bucket: 0 when allowed, else the whole seconds until one is available. */
   take(key: string): number {
     const now = this.now();
-    const perMs = this.rate.limit / (this.rate.perSeconds * 1000);
-    const bucket = this.#buckets.get(key) ?? { tokens: this.rate.limit, at: now };
-    bucket.tokens = Math.min(this.rate.limit, bucket.tokens + (now - bucket.at) * perMs);
-    bucket.at = now;
-    if (bucket.tokens < 1) {
-      this.#buckets.set(key, bucket);
-      return Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
-    }
-    bucket.tokens -= 1;
+    const bucket = this.#refilled(key, now) ?? { tokens: this.rate.limit, at: now };
     this.#buckets.set(key, bucket);
-    if (this.#buckets.size > 10_000) this.#sweep(now, perMs);
+    if (bucket.tokens < 1) return this.#secondsUntilOne(bucket);
+    bucket.tokens -= 1;
+    if (this.#buckets.size > 10_000) this.#sweep(now);
     return 0;
   }
 
-  #sweep(now: number, perMs: number): void {
+  /** Whole seconds until `key`'s bucket holds a call (0: it holds one now), taking nothing and storing nothing new. */
+  wait(key: string): number {
+    const bucket = this.#refilled(key, this.now());
+    return bucket && bucket.tokens < 1 ? this.#secondsUntilOne(bucket) : 0;
+  }
+
+  get #perMs(): number {
+    return this.rate.limit / (this.rate.perSeconds * 1000);
+  }
+
+  #refilled(key: string, now: number): { tokens: number; at: number } | undefined {
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return undefined;
+    bucket.tokens = Math.min(this.rate.limit, bucket.tokens + (now - bucket.at) * this.#perMs);
+    bucket.at = now;
+    return bucket;
+  }
+
+  #secondsUntilOne(bucket: { tokens: number }): number {
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#perMs / 1000));
+  }
+
+  #sweep(now: number): void {
     for (const [key, bucket] of this.#buckets) {
-      if (bucket.tokens + (now - bucket.at) * perMs >= this.rate.limit) this.#buckets.delete(key);
+      if (bucket.tokens + (now - bucket.at) * this.#perMs >= this.rate.limit) this.#buckets.delete(key);
     }
   }
 }

@@ -7,6 +7,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { loadServerConfig } from '../config/server-config.js';
 import { CstError } from '../cst/errors.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
+import type { VerifiedCst } from '../cst/verify.js';
 import { GateDenied } from '../gate/denial.js';
 import type { ServerName } from '../gate/gate.js';
 import { loadTrustFile } from '../gate/wiring.js';
@@ -15,6 +16,7 @@ import { loadSigningKey } from '../keys/store.js';
 import { TrustStore } from '../keys/trust.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage } from '../receipts/types.js';
+import { effectiveOperations } from '../policy/decide.js';
 import { createClawServer } from '../servers/factory.js';
 import { PostgresGateState } from '../state/postgres/gate-state.js';
 import { PostgresKillSwitch } from '../state/postgres/kill-switch.js';
@@ -22,14 +24,17 @@ import { checkSchema } from '../state/postgres/migrations.js';
 import { openStateDb, type StateDb } from '../state/postgres/pool.js';
 import { PostgresReplayStore } from '../state/postgres/replay-store.js';
 import { READ_TOOLS } from '../tools/read-tools.js';
+import { STATUS_TOOL_NAME } from '../tools/status-tool.js';
 import { WRITE_TOOLS } from '../tools/write-tools.js';
 import { hashAddress } from '../util/canonical.js';
 import { ClawError, describeError, isClawError } from '../util/errors.js';
 import { bearerToken, routeOf, type TokenRoute } from './bearer.js';
 import { GatePool, RequestContext, requestExecutor, type RequestState } from './gates.js';
-import { JSONRPC_PARSE_ERROR, parseJsonBody, readBody, sendJson, sendRefusal } from './http-io.js';
+import { checkJsonRpc, JSONRPC_INVALID_REQUEST, JSONRPC_PARSE_ERROR, parseJsonBody, readBody, sendJson, sendRefusal } from './http-io.js';
 import { ENDPOINTS, METADATA_PATH, resourceMetadata, wwwAuthenticate } from './metadata.js';
 import { RateLimiter } from './rate-limit.js';
+import { clientAddressKey } from './client-address.js';
+import { PinnedWpcs } from './pinned-wpcs.js';
 import type { ServeOptions } from './options.js';
 
 /** Refusals before any job is known are receipted here: a folder name no job can have (jobs start with a letter or digit). */
@@ -38,12 +43,19 @@ export const SERVICE_LOG_DIR = '_serve';
 const TOOLS: Readonly<Record<ServerName, readonly Tool[]>> = { 'jira-read': READ_TOOLS, 'jira-write': WRITE_TOOLS };
 
 /** Settings the service takes from the token instead of the environment. */
-const PER_TOKEN_VARIABLES = new Set(['CLAW_JOB_ID', 'CLAW_WPC', 'CLAW_CST_FILE']);
+export const PER_TOKEN_VARIABLES: ReadonlySet<string> = new Set(['CLAW_JOB_ID', 'CLAW_WPC', 'CLAW_CST_FILE']);
 
 export interface RunningService {
   /** The public base URL: endpoints are `${url}/mcp/read` and `${url}/mcp/write`. */
   url: string;
   close(): Promise<void>;
+}
+
+/** What is known of a request when it is refused: where it came from, and its token's hash and route once read. */
+interface RequestFacts {
+  address: string;
+  tokenHash?: string;
+  route?: TokenRoute;
 }
 
 /** A refusal before MCP: its HTTP status, stable code and the stage receipts file it under. */
@@ -92,30 +104,40 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
   let publicUrl = '';
   // With CLAW_STATE_URL every gate keeps budgets, approvals, the revocation mark and its receipts in the database.
   const state = db ? new PostgresGateState(db, { receiptKey, trust, maxPendingApprovals: config.maxPendingApprovals }) : undefined;
-  const gates = new GatePool(config, (server) => `${publicUrl}${endpointOf(server)}`, replay, state);
+  const gates = new GatePool(config, (server) => `${publicUrl}${endpointOf(server)}`, replay, state, options.maxGates);
   const tokenLimiter = new RateLimiter(options.tokenRate);
   const jobLimiter = new RateLimiter(options.jobRate);
+  // Spent by refusals before authentication only: an agent's own traffic never spends it.
+  const failureLimiter = new RateLimiter(options.failureRate);
+  /** Addresses already receipted as turned away; one leaves the set once its bucket has refilled. */
+  const turnedAway = new Set<string>();
+  const pinnedWpcs = new PinnedWpcs(config.registry, trust);
 
-  const refuse = (res: ServerResponse, path: string, refusal: Refusal, context: { tokenHash?: string; route?: TokenRoute }): void => {
+  const refuse = (res: ServerResponse, path: string, refusal: Refusal, context: RequestFacts, receipted = true): void => {
+    // A failed authentication costs the address that sent it; past its limit the address is turned away unread.
+    if (context.address && (refusal.status === 401 || refusal.code === 'ORIGIN_NOT_ALLOWED')) failureLimiter.take(context.address);
     let receipt: string | undefined;
-    try {
-      receipt = serviceLog.append({
-        kind: 'decision',
-        time: new Date().toISOString(),
-        decision: { effect: 'deny', stage: refusal.stage, reasons: [{ code: refusal.code, rule: `serve.http_${refusal.status}` }] },
-        ...(context.route ? { wpc_hash: context.route.wpcHash } : {}),
-        event: {
-          type: 'serve.refused',
-          endpoint: path.slice(0, 100),
-          http_status: refusal.status,
-          ...(context.tokenHash ? { token_hash: context.tokenHash } : {}),
-          ...(context.route ? { job: context.route.job } : {}),
-        },
-        // Not synced one by one: a flood of bad requests must not become a flood of disk syncs. Nothing
-        // follows a refusal, so no later step depends on it being on disk; the next synced append flushes it.
-      }, { durable: false }).hash;
-    } catch {
-      // Refused all the same: a refusal never waits on, or fails with, the service log.
+    if (receipted) {
+      try {
+        receipt = serviceLog.append({
+          kind: 'decision',
+          time: new Date().toISOString(),
+          decision: { effect: 'deny', stage: refusal.stage, reasons: [{ code: refusal.code, rule: `serve.http_${refusal.status}` }] },
+          ...(context.route ? { wpc_hash: context.route.wpcHash } : {}),
+          event: {
+            type: 'serve.refused',
+            endpoint: path.slice(0, 100),
+            http_status: refusal.status,
+            ...(context.tokenHash ? { token_hash: context.tokenHash } : {}),
+            ...(context.route ? { job: context.route.job } : {}),
+            ...(refusal.code === 'ADDRESS_RATE_LIMITED' && context.address ? { client: context.address } : {}),
+          },
+          // Not synced one by one: a flood of bad requests must not become a flood of disk syncs. Nothing
+          // follows a refusal, so no later step depends on it being on disk; the next synced append flushes it.
+        }, { durable: false }).hash;
+      } catch {
+        // Refused all the same: a refusal never waits on, or fails with, the service log.
+      }
     }
     sendRefusal(res, refusal.status, { code: refusal.code, message: refusal.message, receipt, ...(refusal.jsonrpc ? { jsonrpc: refusal.jsonrpc } : {}) }, refusal.headers);
   };
@@ -126,8 +148,19 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
   };
 
   const handleMcp = async (req: IncomingMessage, res: ServerResponse, path: string, server: ServerName): Promise<void> => {
-    const context: { tokenHash?: string; route?: TokenRoute } = {};
+    const context: RequestFacts = { address: clientAddressKey(req, options.behindTlsProxy) };
     try {
+      const blocked = failureLimiter.wait(context.address);
+      if (blocked > 0) {
+        // No token parsed, no signature checked, no body read: one receipt when the address is first turned
+        // away, then only a short answer until its bucket refills.
+        const first = !turnedAway.has(context.address);
+        if (first && turnedAway.size >= 10_000) turnedAway.clear();
+        turnedAway.add(context.address);
+        const limited = new Refusal(429, 'ADDRESS_RATE_LIMITED', `too many failed requests from this address; retry after ${blocked}s`, 'cst', { 'retry-after': String(blocked), connection: 'close' });
+        return refuse(res, path, limited, context, first);
+      }
+      turnedAway.delete(context.address);
       if (req.method !== 'POST') {
         // Stateless: no server-to-client stream to GET and no session to DELETE.
         throw new Refusal(405, 'METHOD_NOT_ALLOWED', 'this endpoint takes POST only', 'config', { allow: 'POST' });
@@ -157,11 +190,26 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       const wait = tokenLimiter.take(context.tokenHash) || jobLimiter.take(route.job);
       if (wait > 0) throw new Refusal(429, 'RATE_LIMITED', `too many requests for this token or job; retry after ${wait}s`, 'budget', { 'retry-after': String(wait) });
 
-      const request: RequestState = { token };
-      const gate = await gates.get(server, route, requests);
+      // A token pinning a WPC the registry does not give is refused here, from memory when seen lately: it
+      // never opens a gate, and so never a receipt session, per request.
       try {
-        const verified = await requests.run(request, () => gate.verifyCurrentToken());
-        if (!verified) throw new CstError('CST_MISSING', 'no token was presented');
+        await pinnedWpcs.check(route.wpcHash);
+      } catch (error) {
+        const code = isClawError(error) ? error.code : 'WPC_FAILED';
+        if (code.endsWith('_UNAVAILABLE')) throw new Refusal(503, code, describeError(error), 'config', { 'retry-after': '5' });
+        throw unauthorized(path, code, describeError(error), true);
+      }
+
+      const request: RequestState = { token };
+      const lease = await gates.get(server, route, requests);
+      // Held until the response is done: an eviction meanwhile closes the gate only after this request.
+      res.once('close', lease.release);
+      const gate = lease.gate;
+      let verified: VerifiedCst;
+      try {
+        const checked = await requests.run(request, () => gate.verifyCurrentToken());
+        if (!checked) throw new CstError('CST_MISSING', 'no token was presented');
+        verified = checked;
       } catch (error) {
         const code = error instanceof CstError || error instanceof GateDenied || isClawError(error) ? error.code : 'CST_MALFORMED';
         // A state or registry outage is the service's failure, not the token's: 503, and the client may retry.
@@ -169,7 +217,8 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         throw unauthorized(path, code, describeError(error), true);
       }
       const executor = requestExecutor(gate, request, requests);
-      const permitted = new Set(await executor.permittedOperations());
+      // From the token just verified, not a second verification (each one is a replay claim on the database).
+      const permitted = new Set(gate.wpc ? effectiveOperations(gate.wpc.policy, verified.claims.scope) : []);
       if (!TOOLS[server].some((tool) => permitted.has(tool.operation))) {
         throw new Refusal(403, 'CST_INSUFFICIENT_SCOPE', `this token permits no ${server} operation`, 'cst', {
           'www-authenticate': wwwAuthenticate(publicUrl, path, { error: 'insufficient_scope', description: 'CST_INSUFFICIENT_SCOPE' }),
@@ -183,9 +232,15 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         const code = isClawError(error) ? error.code : 'BODY_UNREADABLE';
         throw new Refusal(code === 'BODY_TOO_LARGE' ? 413 : 400, code, describeError(error), 'config', code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {}, JSONRPC_PARSE_ERROR);
       }
+      try {
+        checkJsonRpc(body);
+      } catch (error) {
+        throw new Refusal(400, 'BODY_NOT_JSONRPC', describeError(error), 'config', {}, JSONRPC_INVALID_REQUEST);
+      }
 
-      if (killSwitch && server === 'jira-write') {
-        // Read for every write request, so `writes disable` on the database stops every replica at its next call.
+      if (killSwitch && (server === 'jira-write' || callsStatusTool(body))) {
+        // Read for every write request, so `writes disable` on the database stops every replica at its next call;
+        // and for the status tool on either endpoint, so it reports the switch every replica obeys.
         try {
           request.killSwitch = await killSwitch.read();
         } catch (error) {
@@ -249,6 +304,15 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       await db?.close();
     },
   };
+}
+
+/** Whether a JSON-RPC body (one message or a batch) calls the status tool. */
+function callsStatusTool(body: unknown): boolean {
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  return messages.some((message) => {
+    const { method, params } = (message ?? {}) as { method?: unknown; params?: { name?: unknown } };
+    return method === 'tools/call' && params?.name === STATUS_TOOL_NAME;
+  });
 }
 
 function endpointOf(server: ServerName): string {

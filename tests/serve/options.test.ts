@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { addressKey, clientAddressKey } from '../../src/serve/client-address.js';
 import { isLoopbackHost, loadServeOptions } from '../../src/serve/options.js';
 import { parseRate, RateLimiter } from '../../src/serve/rate-limit.js';
 import { wwwAuthenticate } from '../../src/serve/metadata.js';
@@ -31,6 +33,9 @@ describe('serve settings', () => {
     expect(code(() => loadServeOptions({ 'tls-key': 'k.pem' }, {}))).toBe('CONFIG_INVALID');
     expect(code(() => loadServeOptions({ port: '70000' }, {}))).toBe('CONFIG_INVALID');
     expect(code(() => loadServeOptions({}, { CLAW_SERVE_MAX_BODY_BYTES: '10' }))).toBe('CONFIG_INVALID');
+    expect(code(() => loadServeOptions({}, { CLAW_SERVE_MAX_GATES: '0' }))).toBe('CONFIG_INVALID');
+    expect(code(() => loadServeOptions({}, { CLAW_SERVE_FAILURE_RATE: 'many' }))).toBe('CONFIG_INVALID');
+    expect(loadServeOptions({}, {})).toMatchObject({ maxGates: 256, failureRate: { limit: 60, perSeconds: 60 } });
   });
 
   it('parses rates as n/s, n/min or n/h', () => {
@@ -52,6 +57,40 @@ describe('token bucket', () => {
     now = 20_000;
     expect(limiter.take('a')).toBe(0);
     expect(limiter.take('a')).toBe(20);
+  });
+
+  it('wait() says what take() would, without taking and without storing a key it has not seen', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ limit: 1, perSeconds: 60 }, () => now);
+    expect(limiter.wait('a')).toBe(0);
+    expect(limiter.wait('a')).toBe(0);
+    expect(limiter.take('a')).toBe(0);
+    expect(limiter.wait('a')).toBe(60);
+    now = 60_000;
+    expect(limiter.wait('a')).toBe(0);
+  });
+});
+
+describe('client address key', () => {
+  const req = (remoteAddress: string, forwarded?: string | string[]) =>
+    ({ socket: { remoteAddress }, headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded } }) as unknown as IncomingMessage;
+
+  it('is the peer address, an IPv4-mapped one unwrapped, an IPv6 one cut to its /64', () => {
+    expect(clientAddressKey(req('10.0.0.7'), false)).toBe('10.0.0.7');
+    expect(clientAddressKey(req('::ffff:10.0.0.7'), false)).toBe('10.0.0.7');
+    expect(clientAddressKey(req('2001:db8:0:12:a:b:c:d'), false)).toBe('2001:db8:0:12::/64');
+    expect(clientAddressKey(req('2001:db8::1'), false)).toBe('2001:db8:0:0::/64');
+    expect(addressKey('2001:0DB8:0000:0012::9')).toBe('2001:db8:0:12::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('behind a TLS proxy, is the rightmost X-Forwarded-For entry (the one the proxy added), never one the client wrote', () => {
+    expect(clientAddressKey(req('127.0.0.1', '6.6.6.6, 203.0.113.9'), true)).toBe('203.0.113.9');
+    expect(clientAddressKey(req('127.0.0.1', ['6.6.6.6', '203.0.113.9']), true)).toBe('203.0.113.9');
+    expect(clientAddressKey(req('127.0.0.1', 'not-an-address'), true)).toBe('127.0.0.1');
+    expect(clientAddressKey(req('127.0.0.1'), true)).toBe('127.0.0.1');
+    // Without the proxy flag the header is the client's own word: ignored.
+    expect(clientAddressKey(req('198.51.100.2', '203.0.113.9'), false)).toBe('198.51.100.2');
   });
 });
 

@@ -155,9 +155,16 @@ describe.skipIf(unavailable !== undefined)('Postgres state: a real PostgreSQL se
       expect(new Set(denials.map((receipt) => receipt.session)).size).toBe(2);
       const reader = await httpClient(`${replicas[1]?.url}/mcp/read`, await endpointToken(world, `${replicas[1]?.url}/mcp/read`));
       expect((await reader.callTool({ name: 'jira_get_issue', arguments: { issue_key: 'ENG-1' } })).isError).not.toBe(true);
+      // The status tool, on either endpoint, reports the database switch (no file switch exists here).
+      for (const client of [reader, writers[0] as Awaited<ReturnType<typeof httpClient>>]) {
+        const status = (await client.callTool({ name: 'jira_get_server_status', arguments: {} })).structuredContent as { data: { writes: string; kill_switch?: { reason?: string } } };
+        expect(status.data).toMatchObject({ writes: 'disabled', kill_switch: { reason: 'incident 7' } });
+      }
 
       expect((await cli(['writes', 'enable'], { CLAW_STATE_URL: url })).out).toContain('writes enabled');
       expect((await create(1, 'after enable')).isError).not.toBe(true);
+      const enabled = (await reader.callTool({ name: 'jira_get_server_status', arguments: {} })).structuredContent as { data: { writes: string } };
+      expect(enabled.data.writes).toBe('enabled');
       for (const client of [...writers, reader]) await client.close();
     } finally {
       for (const replica of replicas) await replica.stop();

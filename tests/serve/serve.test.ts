@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { World } from '../e2e/harness.js';
 import { endpointToken, httpClient, LIST_TOOLS, post, serviceRefusals, serveRefuses, startServe, type RunningServe } from './harness.js';
 
@@ -66,7 +67,7 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
 
   it('lists the read tools on /mcp/read (never a write tool) and serves a read under the token\'s job', async () => {
     const client = await connect(readUrl, await endpointToken(world, readUrl));
-    expect(await names(client)).toEqual(['jira_get_changelog', 'jira_get_comments', 'jira_get_issue', 'jira_get_transitions', 'jira_search_issues']);
+    expect(await names(client)).toEqual(['jira_get_changelog', 'jira_get_comments', 'jira_get_issue', STATUS_TOOL_NAME, 'jira_get_transitions', 'jira_search_issues']);
     const issue = await call(client, 'jira_get_issue', { issue_key: 'ENG-1' });
     expect(issue.isError).toBe(false);
     expect((issue.structured.data as { key: string }).key).toBe('ENG-1');
@@ -86,7 +87,7 @@ describe('claw-jira serve: the gate over MCP Streamable HTTP, the CST as bearer 
 
   it('creates an issue on /mcp/write, and refuses a write the WPC denies before Jira sees it', async () => {
     const client = await connect(writeUrl, await endpointToken(world, writeUrl));
-    expect(await names(client)).toEqual(['jira_add_comment', 'jira_create_issue']);
+    expect(await names(client)).toEqual(['jira_add_comment', 'jira_create_issue', STATUS_TOOL_NAME]);
     const created = await call(client, 'jira_create_issue', { project_key: 'ENG', issue_type: 'Task', summary: 'made over HTTP' });
     expect(created.isError).toBe(false);
     const key = (created.structured.data as { issue_key: string }).issue_key;
@@ -300,6 +301,6 @@ describe.skipIf(opensslMissing)('claw-jira serve over TLS (key and certificate f
     const token = await endpointToken(world, `${serve.url}/mcp/read`);
     const listed = await httpsRequest(`${serve.url}/mcp/read`, ca, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: LIST_TOOLS });
     expect(listed.status).toBe(200);
-    expect((JSON.parse(listed.body) as { result: { tools: unknown[] } }).result.tools.length).toBe(5);
+    expect((JSON.parse(listed.body) as { result: { tools: unknown[] } }).result.tools.length).toBe(6);
   });
 });
