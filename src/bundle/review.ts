@@ -268,9 +268,8 @@ function reviewOutcome(
   } else if (status === 'failed') {
     failed();
     const code = receipt.outcome?.code ?? 'UNKNOWN';
-    const maybe = ['JIRA_NETWORK', 'JIRA_TIMEOUT', 'JIRA_UNAVAILABLE', 'JIRA_BAD_RESPONSE', 'INTERNAL_ERROR'].includes(code) ||
-      /may or may not/i.test(receipt.outcome?.message ?? '') ||
-      (receipt.outcome as { in_doubt?: unknown } | undefined)?.in_doubt === true;
+    // The gate classified it when it wrote the outcome (src/gate/in-doubt.ts): the flag, never the message.
+    const maybe = receipt.outcome?.in_doubt === true;
     if (maybe) doubt();
     exceptions.push({
       severity: maybe ? 'high' : 'medium',
