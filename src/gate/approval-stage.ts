@@ -4,7 +4,8 @@ import type { DecisionDraft } from '../receipts/build.js';
 import type { ApprovalPort } from '../state/ports.js';
 import { codeOf, describeError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
-import { ALWAYS_APPROVAL, NEVER_ELICIT, type Operation } from '../wpc/operations.js';
+import { canElicit, needsApproval } from '../policy/approval.js';
+import { ALWAYS_APPROVAL } from '../wpc/operations.js';
 import type { VerifiedWpc } from '../wpc/registry.js';
 import { GateDenied } from './denial.js';
 import type { TargetFacts, Tool, ToolContext } from './tool.js';
@@ -40,16 +41,6 @@ export interface ApprovalCall {
   confirm: ConfirmWithUser | undefined;
 }
 
-/** Whether a write needs a human's approval at all: always for some operations, else when the WPC says so. */
-export function needsApproval(operation: Operation, wpc: VerifiedWpc): boolean {
-  return ALWAYS_APPROVAL.includes(operation) || (wpc.policy.approval?.operations ?? []).includes(operation);
-}
-
-/** Elicitation stands in for a signed approval only where the WPC says so, and never for high-risk operations. */
-export function canElicit(operation: Operation, wpc: VerifiedWpc): boolean {
-  return (wpc.policy.approval?.elicitation ?? []).includes(operation) && !NEVER_ELICIT.includes(operation) && !ALWAYS_APPROVAL.includes(operation);
-}
-
 /**
  * Approval: a signed approval of this exact call is used once; otherwise a request is filed and, where the
  * WPC allows it and the client can, the human is asked. Returns only when the call is approved (recording
@@ -57,7 +48,7 @@ export function canElicit(operation: Operation, wpc: VerifiedWpc): boolean {
  */
 export async function approve(stage: ApprovalStage, call: ApprovalCall, draft: DecisionDraft): Promise<void> {
   const { tool, wpc } = call;
-  if (!needsApproval(tool.operation, wpc)) return;
+  if (!needsApproval(tool.operation, wpc.policy)) return;
   const approved = await attempt('APPROVAL_INVALID', () =>
     stage.approvals.consume({ job: stage.job, tool: tool.name, args_hash: call.argsHash, wpc_hash: wpc.hash }, stage.trust, stage.now()),
   );
@@ -85,7 +76,7 @@ export async function approve(stage: ApprovalStage, call: ApprovalCall, draft: D
     'approval.requests',
   );
   draft.approval = { request_id: request.request_id };
-  if (!call.confirm || !canElicit(tool.operation, wpc)) {
+  if (!call.confirm || !canElicit(tool.operation, wpc.policy)) {
     bundleApproval(stage, request.request_id, { request });
     throw GateDenied.of(
       'APPROVAL_REQUIRED',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adfToMarkdown } from '../jira/adf/index.js';
-import { isFieldReadable, showsRestrictedComments } from '../policy/decide.js';
+import { isFieldReadable, showsRestrictedComments } from '../policy/fields.js';
 import { GateDenied } from '../gate/denial.js';
 import type { TargetFacts, ToolContext } from '../gate/tool.js';
 import type { Comment, Issue } from '../jira/types.js';

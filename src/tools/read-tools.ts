@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { effectiveIssueTypes, isFieldReadable, isFieldWritable } from '../policy/decide.js';
+import { effectiveIssueTypes } from '../policy/effective.js';
+import { fieldWriteVerdict, isFieldReadable } from '../policy/fields.js';
 import { GateDenied } from '../gate/denial.js';
 import { confineJql, jqlFieldReferences, type ConfinedJql } from '../gate/jql.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
@@ -336,7 +337,7 @@ export const getCreateFields = defineTool({
     }
     const meta = await ctx.jira.getCreateMetaFields(args.project_key, type.id, { maxResults: 200 });
     // project and issuetype are chosen by the create call's own arguments, and decided as its target.
-    const writable = (id: string) => ['project', 'issuetype'].includes(id) || isFieldWritable(id, ctx.wpc, ctx.scope);
+    const writable = (id: string) => fieldWriteVerdict('issue.create', id, ctx.wpc, ctx.scope) === 'allowed';
     return {
       data: {
         project: args.project_key,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { markdownToAdf } from '../jira/adf/index.js';
 import { isJiraError } from '../jira/errors.js';
-import { isFieldReadable } from '../policy/decide.js';
+import { isFieldReadable } from '../policy/fields.js';
 import { GateDenied } from '../gate/denial.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
 import type { FieldChange } from '../receipts/types.js';
