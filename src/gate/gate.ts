@@ -1,42 +1,37 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileStamp } from '../util/file-stamp.js';
 import { ClawError, codeOf, describeError } from '../util/errors.js';
-import { ensureDir, writeFileAtomic } from '../util/files.js';
 import type { ConfigProblem, ServerConfig } from '../config/server-config.js';
-import type { TrustStore } from '../keys/trust.js';
 import { CstError } from '../cst/errors.js';
 import type { VerifiedCst } from '../cst/verify.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
 import type { Scope } from '../cst/scope.js';
 import { isClawscopeToken } from '../claw/clawscope.js';
 import type { JiraClient } from '../jira/client.js';
-import { ReceiptLog } from '../receipts/log.js';
 import { headsDirOf, receiptPublicKey } from '../receipts/heads.js';
 import { decisionReceipt, eventReceipt, outcomeReceipt, type DecisionDraft } from '../receipts/build.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import type { DecisionStage, FieldChange, GateReason, JiraExchange, ReceiptContent } from '../receipts/types.js';
-import { ApprovalStore } from '../approvals/approvals.js';
 import { isWriteOperation, type Operation } from '../wpc/operations.js';
-import { addressHex, type VerifiedWpc } from '../wpc/registry.js';
-import { BudgetLedger, type BudgetUsage } from './budgets.js';
+import type { VerifiedWpc } from '../wpc/registry.js';
+import type { BudgetUsage } from './budgets.js';
 import type { Decision } from '../policy/decide.js';
 import { effectiveOperations, effectiveProjects } from '../policy/effective.js';
 import { EVENT } from './codes.js';
 import { GateDenied, type Denial } from './denial.js';
 import { FieldCatalog } from './field-catalog.js';
 import { isInDoubt } from './in-doubt.js';
-import { KillSwitch, readKillSwitch, type KillSwitchState } from './kill-switch.js';
+import { readKillSwitch, type KillSwitchState } from './kill-switch.js';
 import type { ApprovalPort, BudgetStore, KillSwitchCheck, ReceiptSink } from '../state/ports.js';
 import { approve, type ConfirmWithUser } from './approval-stage.js';
+import { openReceiptSink, openState, populateBundle } from './startup.js';
 import { budgetDenial, checkOperation, decideCall, parseInput, resolveTarget, safeArgsHash, tokenDenial, unexpectedDenial } from './pipeline.js';
 import { readyOf, type Ready, type ReadyParts } from './ready.js';
 import { RecordingJira } from './recording-jira.js';
 import { TokenReader } from './token-source.js';
 import { wireGate, type StartupProblem } from './wiring.js';
-import { findTornTails, recordSession } from './session-index.js';
+import { findTornTails } from './session-index.js';
 import { buildStatus, type ServerStatus } from './status.js';
-import { ensureRunId } from '../claw/run-id.js';
 import type { ResolvedCall, Tool, ToolContext } from './tool.js';
 
 export type ServerName = 'jira-read' | 'jira-write';
@@ -177,8 +172,8 @@ export class Gate {
     if (receiptKey && config.job && wiring.diskSafe) {
       const job = config.job;
       await this.#attempt('BUNDLE', () => {
-        this.#log = this.#openLog(receiptKey, job);
-        this.#populateBundle(trust);
+        this.#log = openReceiptSink(config, { job, server: this.server, key: receiptKey }, this.#state?.receipts);
+        populateBundle(config.bundleDir, this.#wpc, trust);
         this.#reportTornTails(receiptKey, job);
       });
     }
@@ -187,14 +182,10 @@ export class Gate {
     if (trust && wiring.wpc && config.job && journal) {
       const job = config.job;
       await this.#attempt('STATE', () => {
-        parts.budgets = this.#state?.budgets ?? new BudgetLedger(join(config.home.stateDir, 'budgets'), job, journal);
-        parts.approvals =
-          this.#state?.approvals ??
-          new ApprovalStore(config.home.approvalsDir, {
-            journal,
-            ...(config.maxPendingApprovals !== undefined ? { maxPending: config.maxPendingApprovals } : {}),
-          });
-        parts.killSwitch = new KillSwitch(config.home.killSwitchFile, trust, journal);
+        const state = openState(config, { job, trust, journal }, this.#state);
+        parts.budgets = state.budgets;
+        parts.approvals = state.approvals;
+        parts.killSwitch = state.killSwitch;
       });
     }
     this.#killSwitch = parts.killSwitch;
@@ -210,31 +201,6 @@ export class Gate {
       problems: this.problems.map((problem) => problem.code),
       pid: process.pid,
     });
-  }
-
-  /** The session's receipt sink: the injected one (e.g. Postgres), or a signed log file in the bundle folder. */
-  #openLog(receiptKey: SigningKey, job: string): ReceiptSink {
-    const config = this.#config;
-    ensureDir(config.bundleDir);
-    const runId = ensureRunId(config.home, job);
-    const openSink = this.#state?.receipts;
-    // The sink records its own session (e.g. a row per session in Postgres); `bundle export` writes the folder.
-    if (openSink) return openSink({ job, server: this.server, runId });
-    const log = ReceiptLog.open({
-      bundleDir: config.bundleDir,
-      job,
-      server: this.server,
-      key: receiptKey,
-      heads: { dir: headsDirOf(config.home.stateDir) },
-      runId,
-    });
-    recordSession(config.home, job, {
-      server: this.server,
-      session: log.session,
-      bundle_dir: config.bundleDir,
-      file: relative(config.bundleDir, log.file),
-    });
-    return log;
   }
 
   async #attempt(step: string, fn: () => Promise<void> | void): Promise<void> {
@@ -253,21 +219,6 @@ export class Gate {
     for (const torn of findTornTails(headsDirOf(this.#config.home.stateDir), job, receiptPublicKey(key))) {
       process.stderr.write(`claw-${this.server}: RECEIPT_TORN_TAIL: ${torn.file} ends in a ${torn.bytes}-byte line torn by a crash; this session writes a new file\n`);
       this.#event({ type: EVENT.RECEIPTS_TORN_TAIL, code: 'RECEIPT_TORN_TAIL', file: torn.file, bytes: torn.bytes });
-    }
-  }
-
-  /** The bundle holds what a verifier needs besides the receipts: the WPC in force and the public keys. */
-  #populateBundle(trust: TrustStore | undefined): void {
-    const dir = this.#config.bundleDir;
-    if (this.#wpc) {
-      const hex = addressHex(this.#wpc.hash);
-      ensureDir(join(dir, 'wpc'));
-      if (!existsSync(join(dir, 'wpc', `${hex}.json`))) writeFileAtomic(join(dir, 'wpc', `${hex}.json`), this.#wpc.bytes);
-      if (!existsSync(join(dir, 'wpc', `${hex}.sig`))) writeFileAtomic(join(dir, 'wpc', `${hex}.sig`), `${this.#wpc.signature}\n`);
-    }
-    if (trust) {
-      ensureDir(join(dir, 'keys'));
-      writeFileAtomic(join(dir, 'keys', 'trust.json'), `${JSON.stringify(trust.toFile(), null, 2)}\n`);
     }
   }
 
