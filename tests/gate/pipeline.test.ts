@@ -173,6 +173,50 @@ describe('the gate pipeline, stage by stage', () => {
   });
 });
 
+describe('approval by elicitation', () => {
+  let asking: Gate;
+  beforeAll(async () => {
+    const hash = await env.world.signWpc({ ...WPC, approval: { operations: ['issue.comment.create'], elicitation: ['issue.comment.create'] } });
+    const token = join(env.world.dir, 'elicit.cst');
+    await env.world.issueToken([], token, 'job-elicit', hash);
+    asking = await env.open('jira-write', { env: { CLAW_WPC: hash, CLAW_JOB_ID: 'job-elicit', CLAW_CST_FILE: token } });
+  });
+  const comments = (key: string) => env.sim.snapshot().issues.find((issue) => issue.key === key || issue.formerKeys.includes(key))?.comments.length ?? -1;
+
+  it('a yes runs the call once, recorded as approved by elicitation; the prompt showed the whole call', async () => {
+    const prompts: string[] = [];
+    const result = await asking.call(tool('jira_add_comment'), { issue_key: 'ENG-10', body: 'asked first' }, { confirm: async (text) => (prompts.push(text), true) });
+    if (!result.ok) throw new Error(result.denial.message);
+    expect(prompts).toEqual([expect.stringContaining('"body": "asked first"')]);
+    expect(env.receipt(result.decision_receipt, 'job-elicit')?.approval).toMatchObject({ via: 'elicitation' });
+  });
+
+  it('a no is APPROVAL_DECLINED at stage approval, nothing written', async () => {
+    const before = comments('ENG-10');
+    const denial = denied(await asking.call(tool('jira_add_comment'), { issue_key: 'ENG-10', body: 'declined' }, { confirm: async () => false }));
+    expect(denial).toMatchObject({ code: 'APPROVAL_DECLINED', stage: 'approval' });
+    expect(env.denialReceipt(denial, 'job-elicit').decision).toMatchObject({ effect: 'deny', stage: 'approval' });
+    expect(comments('ENG-10')).toBe(before);
+  });
+
+  it('an issue moved while the human answered is TARGET_CHANGED: the yes does not count, nothing written', async () => {
+    const before = comments('ENG-11');
+    let moved = '';
+    const denial = denied(
+      await asking.call(tool('jira_add_comment'), { issue_key: 'ENG-11', body: 'moved meanwhile' }, {
+        confirm: async () => {
+          moved = env.sim.moveIssue('ENG-11', 'OPS');
+          return true;
+        },
+      }),
+    );
+    expect(moved).toMatch(/^OPS-/);
+    expect(denial).toMatchObject({ code: 'TARGET_CHANGED', stage: 'target' });
+    expect(env.denialReceipt(denial, 'job-elicit').decision).toMatchObject({ effect: 'deny', stage: 'target' });
+    expect(comments('ENG-11')).toBe(before);
+  });
+});
+
 describe('allowed calls', () => {
   it('a read: decision and outcome receipts, every Jira exchange recorded, hidden fields withheld', async () => {
     const before = mark();
