@@ -329,7 +329,13 @@ export class Gate {
       const resolved = await resolveTarget(parsed, ctx); // target
       draft.issue_keys = resolved.target.issueKeys;
       const decision = decideCall(tool.operation, resolved.target, ready.wpc.policy, scope, draft); // decide
-      if (write) await this.#authorizeWrite(ready, { tool, rawArgs, argsHash, resolved, ctx, confirm: options.confirm }, draft); // approval, budget
+      // Writes: the budget is checked first (an approval is never burnt on a call the budget refuses anyway);
+      // after the approval the kill switch and the token are checked again, the last point before anything is
+      // spent or sent (the look-up and a human's answer may have taken long); then the budget is spent.
+      if (write) await this.#budget(() => ready.budgets.check(tool.operation, ready.wpc.policy)); // budget checked
+      if (write) await this.#approval(ready, { tool, rawArgs, argsHash, resolved, ctx, confirm: options.confirm }, draft); // approval
+      if (write) await this.#recheckBeforeWrite(ready); // kill switch and token again
+      if (write) draft.budget = await this.#budget(() => ready.budgets.spend(tool.operation, ready.wpc.policy)); // budget spent
       const decisionReceipt = await this.#appendDecision(ready, draft, decision, ctx.jira, write); // decision receipt
       return await this.#runAllowed(ready, { tool, argsHash, decisionReceipt, wpcHash: ready.wpc.hash }, resolved, ctx); // Jira, read-back, outcome receipt
     } catch (error) {
@@ -374,30 +380,27 @@ export class Gate {
     return cst.claims.scope;
   }
 
-  /**
-   * Stages approval and budget, for writes: the budget is checked first (an approval is never burnt on a call
-   * the budget refuses anyway), then the approval; then the kill switch and the token again (the target look-up
-   * and a human's answer may have taken long: a `writes disable` or a revocation meanwhile stops the write
-   * here, the last point before anything is spent or sent); then the budget is spent.
-   */
-  async #authorizeWrite(
+  /** Stage approval (writes): a signed approval used once, or the human asked where the WPC allows it. */
+  async #approval(
     ready: Ready,
     call: { tool: Tool; rawArgs: unknown; argsHash: string; resolved: ResolvedCall; ctx: ToolContext; confirm: ConfirmWithUser | undefined },
     draft: DecisionDraft,
   ): Promise<void> {
-    const operation = call.tool.operation;
-    await this.#budget(() => ready.budgets.check(operation, ready.wpc.policy));
-    const recheck = () => this.#recheckBeforeWrite(ready);
+    const stage = {
+      approvals: ready.approvals,
+      trust: ready.trust,
+      job: ready.job,
+      server: this.server,
+      bundleDir: this.#config.bundleDir,
+      now: this.#now,
+      recheck: () => this.#recheckBeforeWrite(ready),
+    };
     // The approval request shows the arguments exactly as sent: they are what argsHash is the hash of.
-    await approve(
-      { approvals: ready.approvals, trust: ready.trust, job: ready.job, server: this.server, bundleDir: this.#config.bundleDir, now: this.#now, recheck },
-      { tool: call.tool, rawArgs: call.rawArgs ?? {}, argsHash: call.argsHash, wpc: ready.wpc, target: call.resolved.target, ctx: call.ctx, confirm: call.confirm },
-      draft,
-    );
-    await recheck();
-    draft.budget = await this.#budget(() => ready.budgets.spend(operation, ready.wpc.policy));
+    const { tool, argsHash, ctx, confirm } = call;
+    await approve(stage, { tool, rawArgs: call.rawArgs ?? {}, argsHash, wpc: ready.wpc, target: call.resolved.target, ctx, confirm }, draft);
   }
 
+  /** Stage budget: its refusal (over a limit) or failure (unreadable ledger) refuses at `budget`. */
   async #budget<T extends void | BudgetUsage>(step: () => Promise<T>): Promise<T> {
     try {
       return await step();
