@@ -2,7 +2,7 @@ import { JiraClient } from '../jira/client.js';
 import { FieldCatalog } from '../gate/field-catalog.js';
 import type { CallExecutor } from '../servers/factory.js';
 import type { Tool, ToolContext } from '../gate/tool.js';
-import type { JiraExchange } from '../receipts/types.js';
+import { RecordingJira } from '../gate/recording-jira.js';
 import { OPERATIONS } from '../wpc/operations.js';
 import { WpcSchema } from '../wpc/schema.js';
 import type { JiraAuth } from '../jira/auth.js';
@@ -14,7 +14,7 @@ import type { JiraAuth } from '../jira/auth.js';
  */
 export function bypassExecutor(baseUrl: string, auth: JiraAuth, projects: string[]): CallExecutor {
   const jira = new JiraClient({ baseUrl, auth });
-  const fields = new FieldCatalog(jira);
+  const fields = new FieldCatalog();
   const wpc = WpcSchema.parse({ wpc_version: 'v1', tool: 'jira', allow: { projects, operations: [...OPERATIONS] } });
   return {
     async permittedOperations() {
@@ -26,18 +26,9 @@ export function bypassExecutor(baseUrl: string, auth: JiraAuth, projects: string
     async call(tool: Tool, raw: unknown) {
       const parsed = tool.parse(raw);
       if (!parsed.success) return { ok: false, denial: { code: 'INPUT_INVALID', stage: 'config', message: 'invalid', reasons: [] } };
-      const exchanges: JiraExchange[] = [];
-      const ctx: ToolContext = {
-        jira,
-        wpc,
-        scope: undefined,
-        fields,
-        projects,
-        exchanges,
-        call: async (pending) => (await pending).data,
-      };
-      const target = await tool.resolve(parsed.data, ctx);
-      const run = await tool.run(parsed.data, target, ctx);
+      const ctx: ToolContext = { jira: new RecordingJira(jira), wpc, scope: undefined, fields, projects };
+      const resolved = await parsed.call.resolve(ctx);
+      const run = await resolved.run(ctx);
       return { ok: true, data: run.data, receipt: 'bypass', decision_receipt: 'bypass', outcome: 'succeeded' };
     },
   };

@@ -2,6 +2,8 @@ import type { Receipt } from '../receipts/types.js';
 import { budgetsFor } from '../gate/budgets.js';
 import { ALWAYS_APPROVAL, isWriteOperation, type Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
+import { needsApproval } from '../policy/approval.js';
+import { fieldWriteVerdict } from '../policy/fields.js';
 import { loadBundle, type BundleContents, type LoadedReceipt } from './contents.js';
 import { unclosedSessions } from './review-sessions.js';
 import { gatewayBindingExceptions } from './gateway-binding.js';
@@ -52,17 +54,6 @@ export interface BundleReview {
   denials_by_reason: Record<string, number>;
   thresholds: { max_issues_created: number | null; max_writes: number | null; max_denials: number | null; budget_warning_ratio: number };
 }
-
-/**
- * Fields a write operation changes by its nature, not through the field allowlist: a transition changes the
- * status, an assignment the assignee, a comment adds a comment, a create sets project and type.
- */
-const INHERENT_FIELDS: Partial<Record<Operation, readonly string[]>> = {
-  'workflow.transition': ['status', 'resolution', 'statuscategorychangedate'],
-  'issue.assign': ['assignee'],
-  'issue.comment.create': ['comment'],
-  'issue.create': ['project', 'issuetype'],
-};
 
 const HIGH_REASONS = new Set([
   'CST_REPLAYED',
@@ -268,9 +259,8 @@ function reviewOutcome(
   } else if (status === 'failed') {
     failed();
     const code = receipt.outcome?.code ?? 'UNKNOWN';
-    const maybe = ['JIRA_NETWORK', 'JIRA_TIMEOUT', 'JIRA_UNAVAILABLE', 'JIRA_BAD_RESPONSE', 'INTERNAL_ERROR'].includes(code) ||
-      /may or may not/i.test(receipt.outcome?.message ?? '') ||
-      (receipt.outcome as { in_doubt?: unknown } | undefined)?.in_doubt === true;
+    // The gate classified it when it wrote the outcome (src/gate/in-doubt.ts): the flag, never the message.
+    const maybe = receipt.outcome?.in_doubt === true;
     if (maybe) doubt();
     exceptions.push({
       severity: maybe ? 'high' : 'medium',
@@ -298,9 +288,10 @@ function reviewOutcome(
   }
   for (const change of changes) {
     if (!wpc || op === 'issue.delete') continue;
-    const denied = wpc.deny.fields_write_denylist.includes(change.field);
-    const inherent = (INHERENT_FIELDS[op] ?? []).includes(change.field);
-    if (denied || (!inherent && !wpc.allow.fields_write_allowlist.includes(change.field))) {
+    // The policy's own field rule (src/policy/fields.ts), without the token: review asks what the WPC allowed.
+    const verdict = fieldWriteVerdict(op, change.field, wpc);
+    const denied = verdict === 'denied';
+    if (verdict !== 'allowed') {
       exceptions.push({
         severity: 'critical',
         code: 'FIELD_OUTSIDE_ALLOWLIST',
@@ -356,9 +347,7 @@ function recountBudgets(
 }
 
 function requiresApproval(op: Operation, contents: BundleContents, receipt: Receipt): boolean {
-  if (ALWAYS_APPROVAL.includes(op)) return true;
-  const wpc = typeof receipt.wpc_hash === 'string' ? contents.wpcs.get(receipt.wpc_hash) : undefined;
-  return (wpc?.approval?.operations ?? []).includes(op);
+  return needsApproval(op, typeof receipt.wpc_hash === 'string' ? contents.wpcs.get(receipt.wpc_hash) : undefined);
 }
 
 function operationOf(receipt: Receipt): Operation | undefined {

@@ -7,7 +7,7 @@ import type { VerifiedWpc } from '../wpc/registry.js';
 import { CST_TYP, DEFAULT_AUDIENCE, CstClaimsSchema, type CstClaims } from './claims.js';
 import type { Scope } from './scope.js';
 import { scopeExcess } from './scope-check.js';
-import { effectiveOperations, effectiveProjects } from '../policy/decide.js';
+import { effectiveOperations, effectiveProjects, effectiveWritableFields } from '../policy/effective.js';
 
 export interface IssueCstOptions {
   wpc: VerifiedWpc;
@@ -29,12 +29,11 @@ export interface IssuedCst {
 
 /** The widest scope a WPC permits: what a token gets when the caller does not narrow it. */
 export function wpcScope(wpc: VerifiedWpc): Scope {
+  const fields = effectiveWritableFields(wpc.policy);
   return {
     operations: effectiveOperations(wpc.policy),
     projects: effectiveProjects(wpc.policy),
-    ...(wpc.policy.allow.fields_write_allowlist.length > 0
-      ? { fields_write: wpc.policy.allow.fields_write_allowlist.filter((f) => !wpc.policy.deny.fields_write_denylist.includes(f)) }
-      : {}),
+    ...(fields !== undefined ? { fields_write: fields } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
-import type { JiraClient } from '../jira/client.js';
 import type { Field } from '../jira/types.js';
-import type { ToolContext } from './tool.js';
+import type { RecordingJira } from './recording-jira.js';
+
+/** What the catalogue needs of a call: its recording client, so the one /field fetch lands in that call's receipts. */
+type CallJira = { readonly jira: Pick<RecordingJira, 'getFields'> };
 
 const TEXTAREA = 'com.atlassian.jira.plugin.system.customfieldtypes:textarea';
 const TEXTFIELD = 'com.atlassian.jira.plugin.system.customfieldtypes:textfield';
@@ -22,12 +24,10 @@ export class FieldCatalog {
   #byName: Map<string, Field | null> | undefined;
   #byClause: Map<string, Field | null> | undefined;
 
-  constructor(readonly jira: JiraClient) {}
-
   /** Fetch the catalogue (once): needed before the synchronous questions below. */
-  async load(ctx: ToolContext): Promise<void> {
+  async load(ctx: CallJira): Promise<void> {
     if (this.#byId) return;
-    const fields = await ctx.call(this.jira.getFields());
+    const fields = await ctx.jira.getFields();
     const byName = new Map<string, Field | null>();
     const byClause = new Map<string, Field | null>();
     // Two fields answering to one name make the name ambiguous: it resolves to nothing.
@@ -46,7 +46,7 @@ export class FieldCatalog {
   }
 
   /** The field id for an id or a display name; undefined when Jira knows neither (or the name is ambiguous). */
-  async resolve(idOrName: string, ctx: ToolContext): Promise<string | undefined> {
+  async resolve(idOrName: string, ctx: CallJira): Promise<string | undefined> {
     await this.load(ctx);
     if (this.#byId?.has(idOrName)) return idOrName;
     return this.#byName?.get(idOrName.toLowerCase())?.id;
@@ -56,7 +56,7 @@ export class FieldCatalog {
    * The field ids a JQL field name observes: one id for a field (by id, clause name or display name), every
    * text-bearing field for `text`. Undefined when the name is unknown or ambiguous: the caller refuses.
    */
-  async resolveClause(name: string, ctx: ToolContext): Promise<string[] | undefined> {
+  async resolveClause(name: string, ctx: CallJira): Promise<string[] | undefined> {
     await this.load(ctx);
     const lower = name.toLowerCase();
     if (lower === 'text') return this.#textFields();

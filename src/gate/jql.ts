@@ -91,7 +91,7 @@ function literals(operand: Operand): string[] {
 }
 
 function invalid(message: string): GateDenied {
-  return new GateDenied('JQL_INVALID', 'target', `invalid JQL: ${message}`, [{ code: 'JQL_INVALID', rule: 'jql' }]);
+  return GateDenied.target('JQL_INVALID', `invalid JQL: ${message}`, 'jql');
 }
 
 /** Walk the JQL once, tracking strings and depth; find a top-level ORDER BY. */

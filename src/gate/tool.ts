@@ -1,10 +1,10 @@
 import type { z } from 'zod';
-import type { JiraClient } from '../jira/client.js';
 import type { Scope } from '../cst/scope.js';
 import type { Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
-import type { FieldChange, JiraExchange } from '../receipts/types.js';
+import type { FieldChange } from '../receipts/types.js';
 import type { FieldCatalog } from './field-catalog.js';
+import type { RecordingJira } from './recording-jira.js';
 
 export interface ToolAnnotations {
   readOnlyHint: boolean;
@@ -15,22 +15,20 @@ export interface ToolAnnotations {
 
 /** What a tool may use while the gate runs it: Jira (every exchange recorded), the policy in force, fields. */
 export interface ToolContext {
-  readonly jira: JiraClient;
+  /** This call's own client: every exchange it makes lands in the call's receipts, with no wrapping by the tool. */
+  readonly jira: RecordingJira;
   readonly wpc: Wpc;
   readonly scope: Scope | undefined;
   readonly fields: FieldCatalog;
   /** Projects this call may see: WPC allow minus deny, intersected with the token's scope. */
   readonly projects: readonly string[];
-  /** Await a Jira call and record its exchange for the receipts. */
-  call<T>(pending: Promise<{ data: T; request: { method: string; path: string; status: number | undefined; attempts: number } }>): Promise<T>;
-  readonly exchanges: JiraExchange[];
 }
 
 /**
  * The real target of a call, resolved before the decision: the project and issue type come from Jira (an
  * issue's key may be stale after a move), the fields from the normalised request, never from tool names.
  */
-export interface Target {
+export interface TargetFacts {
   project?: string;
   issueType?: string;
   fieldsWrite?: string[];
@@ -45,9 +43,13 @@ export interface Target {
   issueKeys: string[];
   /** The numeric id of the one issue the call writes, resolved once: later reads and the write use it, not a key. */
   issueId?: string;
-  /** Tool-private state carried from resolve to run (e.g. before-values, a prefetched issue). */
-  state?: unknown;
 }
+
+/**
+ * A tool's target with its private state (before-values, a prefetched issue, the confined JQL), typed from
+ * resolve to run. A tool without state returns none.
+ */
+export type Target<S = undefined> = TargetFacts & (undefined extends S ? { state?: S } : { state: S });
 
 export interface ToolRun<O> {
   data: O;
@@ -67,7 +69,7 @@ export interface RelatedTool {
   readonly text: string;
 }
 
-export interface ToolSpec<I = unknown, O = unknown> {
+export interface ToolSpec<I, O, S = undefined> {
   readonly name: string;
   readonly title: string;
   readonly description: string;
@@ -76,11 +78,22 @@ export interface ToolSpec<I = unknown, O = unknown> {
   readonly annotations: ToolAnnotations;
   readonly input: z.ZodType<I>;
   readonly output: z.ZodType<O>;
-  resolve(args: I, ctx: ToolContext): Promise<Target>;
-  run(args: I, target: Target, ctx: ToolContext): Promise<ToolRun<O>>;
+  resolve(args: I, ctx: ToolContext): Promise<Target<S>>;
+  run(args: I, target: Target<S>, ctx: ToolContext): Promise<ToolRun<O>>;
 }
 
-/** A tool with its types erased, for a registry of tools with different inputs and outputs. */
+/** A call whose target is resolved: the facts the decision needs, and the run they were resolved for. */
+export interface ResolvedCall {
+  readonly target: TargetFacts;
+  run(ctx: ToolContext): Promise<ToolRun<unknown>>;
+}
+
+/** Arguments the tool's schema accepted, bound to the tool: the only way to reach resolve and run. */
+export interface ParsedCall {
+  resolve(ctx: ToolContext): Promise<ResolvedCall>;
+}
+
+/** A tool with its types erased, for a registry of tools with different inputs, outputs and states. */
 export interface Tool {
   readonly name: string;
   readonly title: string;
@@ -90,17 +103,15 @@ export interface Tool {
   readonly annotations: ToolAnnotations;
   readonly input: z.ZodType;
   readonly output: z.ZodType;
-  /** Validate raw arguments; on success, resolve and run take the parsed value. */
-  parse(args: unknown): { success: true; data: unknown } | { success: false; error: z.ZodError };
-  resolve(args: unknown, ctx: ToolContext): Promise<Target>;
-  run(args: unknown, target: Target, ctx: ToolContext): Promise<ToolRun<unknown>>;
+  /** Validate raw arguments; the parsed value stays inside the tool, typed, from resolve to run. */
+  parse(args: unknown): { success: true; call: ParsedCall } | { success: false; error: z.ZodError };
 }
 
 /**
- * Type-check a tool's hooks against its own schemas, then erase the types. The casts are sound because the
- * gate only ever passes `parse(args).data` to resolve and run.
+ * Type-check a tool's hooks against its own schemas and state, then erase the types. No cast: the parsed
+ * arguments and the resolved target are carried in closures, so run gets exactly what resolve produced.
  */
-export function defineTool<I, O>(spec: ToolSpec<I, O>): Tool {
+export function defineTool<I, O, S = undefined>(spec: ToolSpec<I, O, S>): Tool {
   return {
     name: spec.name,
     title: spec.title,
@@ -110,8 +121,19 @@ export function defineTool<I, O>(spec: ToolSpec<I, O>): Tool {
     annotations: spec.annotations,
     input: spec.input,
     output: spec.output,
-    parse: (args) => spec.input.safeParse(args),
-    resolve: (args, ctx) => spec.resolve(args as I, ctx),
-    run: (args, target, ctx) => spec.run(args as I, target, ctx),
+    parse(raw) {
+      const parsed = spec.input.safeParse(raw);
+      if (!parsed.success) return { success: false, error: parsed.error };
+      const args = parsed.data;
+      return {
+        success: true,
+        call: {
+          async resolve(ctx) {
+            const target = await spec.resolve(args, ctx);
+            return { target, run: (runCtx) => spec.run(args, target, runCtx) };
+          },
+        },
+      };
+    },
   };
 }

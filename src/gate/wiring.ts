@@ -14,7 +14,7 @@ import { JiraClient, type JiraClientOptions } from '../jira/client.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import { adminKeysInServerHome, loadSigningKey, readableAdminKeys } from '../keys/store.js';
 import { readTrustFile, type LoadedTrust } from '../keys/trust.js';
-import { ClawError, describeError, isClawError } from '../util/errors.js';
+import { ClawError, codeOf, describeError } from '../util/errors.js';
 import { WpcRegistry, registryBackend, addressHex, LocalRegistryBackend, type VerifiedWpc } from '../wpc/registry.js';
 
 /** One thing that keeps a server from being ready: a stable code, a message naming the path or setting. */
@@ -85,7 +85,7 @@ export async function wireGate(config: ServerConfig, configProblems: readonly Co
     try {
       return await fn();
     } catch (error) {
-      problems.push({ code: isClawError(error) ? error.code : fallback, message: describeError(error), step });
+      problems.push({ code: codeOf(error, fallback), message: describeError(error), step });
       return undefined;
     }
   };

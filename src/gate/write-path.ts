@@ -2,7 +2,7 @@ import { isJiraError } from '../jira/errors.js';
 import { issueTypeOf, projectOf } from '../tools/common.js';
 import type { VerifiedWpc } from '../wpc/registry.js';
 import { GateDenied } from './denial.js';
-import type { Target, Tool, ToolContext } from './tool.js';
+import type { TargetFacts, Tool, ToolContext } from './tool.js';
 
 /** The longest elicitation prompt the gate sends. A call that needs more is refused, never cut. */
 export const ELICITATION_MAX_CHARS = 4000;
@@ -33,7 +33,7 @@ function ordered(value: unknown, first: readonly string[]): unknown {
 export function elicitationText(
   tool: Tool,
   args: unknown,
-  target: Target,
+  target: TargetFacts,
   wpc: VerifiedWpc,
 ): { ok: true; text: string } | { ok: false; message: string } {
   const where = [target.project, ...target.issueKeys].filter(Boolean).join(' ');
@@ -59,15 +59,13 @@ export function elicitationText(
  * After a human's answer: the issue, looked up by the numeric id resolved before the question, must still be
  * in the project and of the type the decision was made on. An issue moved meanwhile is not written.
  */
-export async function checkTargetUnchanged(target: Target, ctx: ToolContext): Promise<void> {
+export async function checkTargetUnchanged(target: TargetFacts, ctx: ToolContext): Promise<void> {
   if (target.issueId === undefined) return;
   const changed = (why: string) =>
-    new GateDenied('TARGET_CHANGED', 'target', `the issue changed while the call waited for confirmation (${why}): nothing was written; repeat the call`, [
-      { code: 'TARGET_CHANGED', rule: 'target' },
-    ]);
+    GateDenied.of('TARGET_CHANGED', `the issue changed while the call waited for confirmation (${why}): nothing was written; repeat the call`);
   let issue;
   try {
-    issue = await ctx.call(ctx.jira.getIssue(target.issueId, { fields: ['project', 'issuetype'] }));
+    issue = await ctx.jira.getIssue(target.issueId, { fields: ['project', 'issuetype'] });
   } catch (error) {
     if (isJiraError(error) && error.code === 'JIRA_NOT_FOUND') throw changed('it no longer exists');
     throw error;

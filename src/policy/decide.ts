@@ -1,6 +1,11 @@
 import type { Scope } from '../cst/scope.js';
 import type { Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
+import { effectiveIssueTypes, effectiveOperations, effectiveProjects } from './effective.js';
+import { checkFieldWrite, isFieldReadable, isFieldWritable, showsRestrictedComments } from './fields.js';
+
+// The queries the gate, the tools, review and `cst issue` ask of a policy, beside the decision they agree with.
+export { effectiveIssueTypes, effectiveOperations, effectiveProjects, isFieldReadable, isFieldWritable, showsRestrictedComments };
 
 /**
  * The policy decision: a pure function of (request, WPC, token scope). No I/O, no clock, no state, so the
@@ -176,76 +181,11 @@ function checkIssueType(type: string, role: string, wpc: Wpc, scope: Scope | und
   }
 }
 
-function checkFieldWrite(field: string, wpc: Wpc, scope: Scope | undefined, denies: Reason[], permits: Reason[]): void {
-  if (wpc.deny.fields_write_denylist.includes(field)) {
-    denies.push({ code: 'FIELD_WRITE_DENIED', rule: `deny.fields_write_denylist[${field}]` });
-  }
-  if (wpc.allow.fields_write_allowlist.includes(field)) {
-    permits.push({ code: 'FIELD_WRITE_ALLOWED', rule: `allow.fields_write_allowlist[${field}]` });
-  } else {
-    denies.push({ code: 'FIELD_WRITE_NOT_ALLOWED', rule: `allow.fields_write_allowlist(${field})` });
-  }
-  if (scope?.fields_write !== undefined && !scope.fields_write.includes(field)) {
-    denies.push({ code: 'SCOPE_FIELD_NOT_GRANTED', rule: `cst.scope.fields_write(${field})` });
-  }
-}
-
-/** Whether the WPC and the token let a call write a field: the same rules decide() applies, as one answer. */
-export function isFieldWritable(field: string, wpc: Wpc, scope?: Scope): boolean {
-  const denies: Reason[] = [];
-  checkFieldWrite(field, wpc, scope, denies, []);
-  return denies.length === 0;
-}
-
-/**
- * Issue types a call may see: the WPC's list intersected with the token's; undefined when neither names any.
- * A search is confined to these in its JQL and its results are filtered by them.
- */
-export function effectiveIssueTypes(wpc: Wpc, scope?: Scope): string[] | undefined {
-  const fromWpc = wpc.allow.issue_types;
-  const fromToken = scope?.issue_types;
-  if (fromWpc === undefined) return fromToken === undefined ? undefined : [...fromToken].sort();
-  return fromWpc.filter((type) => fromToken === undefined || fromToken.includes(type)).sort();
-}
-
 const OPERATION_CODES: readonly ReasonCode[] = ['OPERATION_DENIED', 'OPERATION_NOT_ALLOWED', 'SCOPE_OPERATION_NOT_GRANTED'];
 
 /** True when a decision refuses the operation itself, whatever the target: no need to ask Jira anything. */
 export function deniesOperation(decision: Decision): boolean {
   return decision.effect === 'deny' && decision.reasons.some((reason) => OPERATION_CODES.includes(reason.code));
-}
-
-/** Whether the WPC lets the model see a field. Used to filter read results after Jira answers. */
-export function isFieldReadable(field: string, wpc: Wpc): boolean {
-  if (wpc.deny.fields_read.includes(field)) return false;
-  return wpc.allow.fields_read === undefined || wpc.allow.fields_read.includes(field);
-}
-
-/**
- * Whether comments with a Jira `visibility` restriction (a role or a group) may reach the model. Off unless the
- * WPC says `allow.restricted_comments: true`: Jira restricted them for a reason the agent's audience may not share.
- */
-export function showsRestrictedComments(wpc: Wpc): boolean {
-  return wpc.allow.restricted_comments === true;
-}
-
-/**
- * Projects a call may touch: allowed by the WPC, not denied, and granted by the token. The gate confines JQL
- * to exactly this set and filters results by it.
- */
-export function effectiveProjects(wpc: Wpc, scope?: Scope): string[] {
-  return wpc.allow.projects
-    .filter((project) => !wpc.deny.projects.includes(project))
-    .filter((project) => scope === undefined || scope.projects.includes(project))
-    .sort();
-}
-
-/** Operations a call may perform: the tools listed to the model are exactly these. */
-export function effectiveOperations(wpc: Wpc, scope?: Scope): Operation[] {
-  return wpc.allow.operations
-    .filter((op) => !wpc.deny.operations.includes(op))
-    .filter((op) => scope === undefined || scope.operations.includes(op))
-    .sort();
 }
 
 function unique(values: readonly string[] | undefined): string[] {

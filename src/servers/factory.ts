@@ -150,7 +150,7 @@ function confirmer(server: Server): CallOptions['confirm'] {
  * Watch what the token and policy permit and tell the client when the tool list changes (a token rotated in
  * CLAW_CST_FILE, a narrower scope, a revoked token). Polling a cheap check keeps this portable.
  */
-async function watchToolList(server: Server, executor: CallExecutor, intervalMs = 1000): Promise<NodeJS.Timeout> {
+export async function watchToolList(server: Server, executor: CallExecutor, intervalMs = 1000): Promise<NodeJS.Timeout> {
   const signature = async () => (await executor.permittedOperations().catch(() => [])).join(',');
   // The baseline is taken before the client connects, so a change in the first interval is not missed.
   let last = await signature();

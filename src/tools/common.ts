@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { adfToMarkdown } from '../jira/adf/index.js';
-import { isFieldReadable, showsRestrictedComments } from '../policy/decide.js';
+import { isFieldReadable, showsRestrictedComments } from '../policy/fields.js';
 import { GateDenied } from '../gate/denial.js';
-import type { Target, ToolContext } from '../gate/tool.js';
+import type { TargetFacts, ToolContext } from '../gate/tool.js';
 import type { Comment, Issue } from '../jira/types.js';
 
 /** An issue key (ENG-42) or a numeric issue id. Never a URL, never JQL. */
@@ -254,10 +254,10 @@ export async function resolveIssue(
   ctx: ToolContext,
   key: string,
   extraFields: readonly string[] = [],
-): Promise<{ issue: Issue; target: Target }> {
-  const issue = await ctx.call(ctx.jira.getIssue(key, { fields: [...new Set(['project', 'issuetype', ...extraFields])] }));
+): Promise<{ issue: Issue; target: TargetFacts }> {
+  const issue = await ctx.jira.getIssue(key, { fields: [...new Set(['project', 'issuetype', ...extraFields])] });
   const project = projectOf(issue);
-  if (project === undefined) throw new GateDenied('TARGET_UNRESOLVED', 'target', `Jira did not say which project ${key} belongs to`);
+  if (project === undefined) throw GateDenied.target('TARGET_UNRESOLVED', `Jira did not say which project ${key} belongs to`);
   const issueType = issueTypeOf(issue);
   return {
     issue,

@@ -52,7 +52,7 @@ export async function buildFieldWrite(
   const touched: string[] = [];
   const touch = (id: string) => {
     if (touched.includes(id)) {
-      throw new GateDenied('INPUT_INVALID', 'target', `field '${id}' is set twice in one call`, [{ code: 'INPUT_INVALID', rule: id }]);
+      throw GateDenied.target('INPUT_INVALID', `field '${id}' is set twice in one call`, id);
     }
     touched.push(id);
   };
@@ -68,7 +68,7 @@ export async function buildFieldWrite(
   }
   if (input.labels !== undefined) {
     if (input.labels_add || input.labels_remove) {
-      throw new GateDenied('INPUT_INVALID', 'target', 'use labels, or labels_add/labels_remove, not both', [{ code: 'INPUT_INVALID', rule: 'labels' }]);
+      throw GateDenied.target('INPUT_INVALID', 'use labels, or labels_add/labels_remove, not both', 'labels');
     }
     touch('labels');
     fields.labels = input.labels;
@@ -101,7 +101,7 @@ export async function buildFieldWrite(
     if (STRUCTURAL_FIELDS.includes(id)) {
       // These decide where the issue lives and what it is: the gate checks them from the tool's own
       // parameters (and from Jira), so a second, unchecked route to them is refused.
-      throw new GateDenied('INPUT_INVALID', 'target', `field '${id}' cannot be set through custom_fields`, [{ code: 'INPUT_INVALID', rule: id }]);
+      throw GateDenied.target('INPUT_INVALID', `field '${id}' cannot be set through custom_fields`, id);
     }
     touch(id);
     fields[id] = customValue(id, value, ctx);

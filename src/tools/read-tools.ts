@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { effectiveIssueTypes, isFieldReadable, isFieldWritable } from '../policy/decide.js';
+import { effectiveIssueTypes } from '../policy/effective.js';
+import { fieldWriteVerdict, isFieldReadable } from '../policy/fields.js';
 import { GateDenied } from '../gate/denial.js';
 import { confineJql, jqlFieldReferences, type ConfinedJql } from '../gate/jql.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
-import type { JiraResponse } from '../jira/transport.js';
-import type { Issue } from '../jira/types.js';
 import {
   FieldIdSchema,
   IssueKeySchema,
@@ -78,12 +77,7 @@ export const searchIssues = defineTool({
     for (const reference of references) {
       const ids = await ctx.fields.resolveClause(reference.name, ctx);
       if (ids === undefined) {
-        throw new GateDenied(
-          'JQL_FIELD_UNKNOWN',
-          'target',
-          `the JQL names a field Jira does not know (or two fields share the name): ${reference.name.slice(0, 100)}`,
-          [{ code: 'JQL_FIELD_UNKNOWN', rule: 'jql' }],
-        );
+        throw GateDenied.target('JQL_FIELD_UNKNOWN', `the JQL names a field Jira does not know (or two fields share the name): ${reference.name.slice(0, 100)}`, 'jql');
       }
       // Every hit shows its key, so `key = …` or `ORDER BY key` observes nothing the result does not.
       queried.push(...ids.filter((id) => id !== 'issuekey'));
@@ -105,13 +99,11 @@ export const searchIssues = defineTool({
     };
   },
   async run(args, target, ctx) {
-    const { confined, asked, types } = target.state as SearchState;
+    const { confined, asked, types } = target.state;
     if (!confined) throw new Error('a search reached Jira without a confined JQL');
     const { jql } = confined;
     const fields = [...new Set([...asked, ...CONTROL_FIELDS])];
-    const page = await ctx.call(
-      ctx.jira.searchJql({ jql, fields, maxResults: args.max_results, ...(args.next_page_token ? { nextPageToken: args.next_page_token } : {}) }),
-    );
+    const page = await ctx.jira.searchJql({ jql, fields, maxResults: args.max_results, ...(args.next_page_token ? { nextPageToken: args.next_page_token } : {}) });
     // Second lock: whatever Jira returned, nothing outside the allowed projects (and issue types, when the
     // policy or token names them) reaches the model. How many were dropped is not told: that count is itself
     // an answer about hidden issues.
@@ -151,9 +143,7 @@ async function resolveFieldIds(names: readonly string[], ctx: ToolContext): Prom
   for (const name of names) {
     const id = await ctx.fields.resolve(name, ctx);
     if (id === undefined) {
-      throw new GateDenied('FIELD_UNKNOWN', 'target', `Jira knows no field '${name.slice(0, 100)}' (or two fields share the name)`, [
-        { code: 'FIELD_UNKNOWN', rule: 'fields' },
-      ]);
+      throw GateDenied.target('FIELD_UNKNOWN', `Jira knows no field '${name.slice(0, 100)}' (or two fields share the name)`, 'fields');
     }
     ids.push(id);
   }
@@ -183,7 +173,7 @@ export const getIssue = defineTool({
     return { ...target, ...(asked ? { fieldsRead: asked } : {}), state: issue };
   },
   async run(_args, target, ctx) {
-    const issue = target.state as Issue;
+    const issue = target.state;
     return { data: presentIssue(issue, ctx, DEFAULT_ISSUE_FIELDS, target.fieldsRead) };
   },
 });
@@ -209,7 +199,7 @@ export const getComments = defineTool({
   async run(args, target, ctx) {
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
     // Paged over the comments the model may see (see readAll).
-    const visible = presentComments(await readAll(ctx.jira.commentsAll(key, { pageSize: 100 }), (page) => page.comments, ctx), ctx);
+    const visible = presentComments(await readAll(ctx.jira.commentsAll(key, { pageSize: 100 }), (page) => page.comments), ctx);
     return {
       data: {
         issue_key: key,
@@ -222,17 +212,14 @@ export const getComments = defineTool({
 });
 
 /**
- * Every item of a paged Jira list, a page at a time (bounded by the client's page limit), each exchange
- * recorded. The read tools page over what the policy lets through, not over Jira's offsets: those count the
+ * Every item of a paged Jira list, a page at a time (bounded by the client's page limit; the call's client
+ * records each exchange). The read tools page over what the policy lets through, not over Jira's offsets: those count the
  * withheld items too, and would tell how many there are and where.
  */
-async function readAll<P, T>(pages: AsyncGenerator<JiraResponse<P>, void, undefined>, items: (page: P) => readonly T[], ctx: ToolContext): Promise<T[]> {
+async function readAll<P, T>(pages: AsyncGenerator<P, void, undefined>, items: (page: P) => readonly T[]): Promise<T[]> {
   const all: T[] = [];
-  for (;;) {
-    const next = await pages.next().catch((error: unknown) => ctx.call<never>(Promise.reject(error)));
-    if (next.done) return all;
-    all.push(...items(await ctx.call(Promise.resolve(next.value))));
-  }
+  for await (const page of pages) all.push(...items(page));
+  return all;
 }
 
 export const getChangelog = defineTool({
@@ -270,7 +257,7 @@ export const getChangelog = defineTool({
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
     // A change to a hidden field is left out without a trace: no count, and no entry (author, time) whose
     // every item was hidden. Paged over what remains (see readAll).
-    const all = await readAll(ctx.jira.changelogAll(key, { pageSize: 100 }), (page) => page.values, ctx);
+    const all = await readAll(ctx.jira.changelogAll(key, { pageSize: 100 }), (page) => page.values);
     const histories = all
       .map((history) => ({
         id: history.id,
@@ -308,9 +295,7 @@ export const listProjects = defineTool({
   },
   async run(args, _target, ctx) {
     if (ctx.projects.length === 0) return { data: { projects: [] } };
-    const page = await ctx.call(
-      ctx.jira.listProjects({ keys: ctx.projects, maxResults: 100, ...(args.query ? { query: args.query } : {}) }),
-    );
+    const page = await ctx.jira.listProjects({ keys: ctx.projects, maxResults: 100, ...(args.query ? { query: args.query } : {}) });
     const projects = page.values
       .filter((project) => ctx.projects.includes(project.key))
       .map((project) => ({ key: project.key, name: project.name, id: project.id }));
@@ -345,14 +330,14 @@ export const getCreateFields = defineTool({
     return { project: args.project_key, issueType: args.issue_type, issueKeys: [] };
   },
   async run(args, _target, ctx) {
-    const types = await ctx.call(ctx.jira.getCreateMetaIssueTypes(args.project_key, { maxResults: 100 }));
+    const types = await ctx.jira.getCreateMetaIssueTypes(args.project_key, { maxResults: 100 });
     const type = types.issueTypes.find((candidate) => candidate.name.toLowerCase() === args.issue_type.toLowerCase());
     if (!type) {
-      throw new GateDenied('ISSUE_TYPE_UNKNOWN', 'target', `project ${args.project_key} has no issue type '${args.issue_type}'`);
+      throw GateDenied.of('ISSUE_TYPE_NOT_IN_PROJECT', `project ${args.project_key} has no issue type '${args.issue_type}'`, 'createmeta');
     }
-    const meta = await ctx.call(ctx.jira.getCreateMetaFields(args.project_key, type.id, { maxResults: 200 }));
+    const meta = await ctx.jira.getCreateMetaFields(args.project_key, type.id, { maxResults: 200 });
     // project and issuetype are chosen by the create call's own arguments, and decided as its target.
-    const writable = (id: string) => ['project', 'issuetype'].includes(id) || isFieldWritable(id, ctx.wpc, ctx.scope);
+    const writable = (id: string) => fieldWriteVerdict('issue.create', id, ctx.wpc, ctx.scope) === 'allowed';
     return {
       data: {
         project: args.project_key,
@@ -397,7 +382,7 @@ export const getTransitions = defineTool({
   },
   async run(args, target, ctx) {
     const key = target.issueKeys[target.issueKeys.length - 1] ?? args.issue_key;
-    const result = await ctx.call(ctx.jira.getTransitions(key, { expandFields: true }));
+    const result = await ctx.jira.getTransitions(key, { expandFields: true });
     return {
       data: {
         issue_key: key,

@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import { markdownToAdf } from '../jira/adf/index.js';
 import { isJiraError } from '../jira/errors.js';
-import { isFieldReadable } from '../policy/decide.js';
+import { isFieldReadable } from '../policy/fields.js';
 import { GateDenied } from '../gate/denial.js';
 import { defineTool, type Tool, type ToolContext } from '../gate/tool.js';
-import type { Issue } from '../jira/types.js';
 import type { FieldChange } from '../receipts/types.js';
 import { IssueKeySchema, ProjectKeySchema, presentValue, resolveIssue } from './common.js';
-import { NamedFieldsShape, buildFieldWrite, compareWrite, type FieldWrite } from './field-writes.js';
+import { NamedFieldsShape, buildFieldWrite, compareWrite } from './field-writes.js';
 
 const ChangeOutput = z.strictObject({ field: z.string(), before: z.unknown(), after: z.unknown() });
 const WriteOutput = z.strictObject({ issue_key: z.string(), changes: z.array(ChangeOutput) });
@@ -78,20 +77,18 @@ export const createIssue = defineTool({
     };
   },
   async run(args, target, ctx) {
-    const write = target.state as FieldWrite;
-    const created = await ctx.call(
-      ctx.jira.createIssue({
-        // The decided project and type come last, so nothing in the field map can override them.
-        fields: {
-          ...write.fields,
-          project: { key: args.project_key },
-          issuetype: { name: args.issue_type },
-          ...(args.parent_key ? { parent: { key: args.parent_key } } : {}),
-        },
-        ...(Object.keys(write.update).length > 0 ? { update: write.update } : {}),
-      }),
-    );
-    const after = await ctx.call(ctx.jira.getIssue(created.key, { fields: write.touched }));
+    const write = target.state;
+    const created = await ctx.jira.createIssue({
+      // The decided project and type come last, so nothing in the field map can override them.
+      fields: {
+        ...write.fields,
+        project: { key: args.project_key },
+        issuetype: { name: args.issue_type },
+        ...(args.parent_key ? { parent: { key: args.parent_key } } : {}),
+      },
+      ...(Object.keys(write.update).length > 0 ? { update: write.update } : {}),
+    });
+    const after = await ctx.jira.getIssue(created.key, { fields: write.touched });
     const changes: FieldChange[] = write.touched.map((field) => ({ issue: created.key, field, before: null, after: after.fields?.[field] ?? null }));
     const fields = Object.fromEntries(
       changes.map((change) => [change.field, isFieldReadable(change.field, ctx.wpc) ? presentValue(change.field, change.after) : WITHHELD]),
@@ -120,22 +117,20 @@ export const updateIssue = defineTool({
   async resolve(args, ctx) {
     const write = await buildFieldWrite(args, ctx);
     if (write.touched.length === 0) {
-      throw new GateDenied('INPUT_INVALID', 'target', 'no field to change: name at least one field', [{ code: 'INPUT_INVALID', rule: 'fields' }]);
+      throw GateDenied.target('INPUT_INVALID', 'no field to change: name at least one field', 'fields');
     }
     const { issue, target } = await resolveIssue(ctx, args.issue_key, write.touched);
     return { ...target, fieldsWrite: write.touched, state: { write, before: issue } };
   },
   async run(args, target, ctx) {
-    const { write, before } = target.state as { write: FieldWrite; before: Issue };
+    const { write, before } = target.state;
     const key = currentKey(target, args.issue_key);
     const ref = issueRef(target, args.issue_key);
-    await ctx.call(
-      ctx.jira.editIssue(ref, {
-        ...(Object.keys(write.fields).length > 0 ? { fields: write.fields } : {}),
-        ...(Object.keys(write.update).length > 0 ? { update: write.update } : {}),
-      }),
-    );
-    const after = await ctx.call(ctx.jira.getIssue(ref, { fields: write.touched }));
+    await ctx.jira.editIssue(ref, {
+      ...(Object.keys(write.fields).length > 0 ? { fields: write.fields } : {}),
+      ...(Object.keys(write.update).length > 0 ? { update: write.update } : {}),
+    });
+    const after = await ctx.jira.getIssue(ref, { fields: write.touched });
     const { changes, applied } = compareWrite(key, write, before, after);
     return { data: { issue_key: key, changes: presentChanges(changes, ctx) }, changes, applied };
   },
@@ -157,7 +152,7 @@ export const addComment = defineTool({
   async run(args, target, ctx) {
     const key = currentKey(target, args.issue_key);
     const ref = issueRef(target, args.issue_key);
-    const comment = await ctx.call(ctx.jira.addComment(ref, markdownToAdf(args.body)));
+    const comment = await ctx.jira.addComment(ref, markdownToAdf(args.body));
     const present = await commentExists(ctx, ref, comment.id);
     return {
       data: { issue_key: key, comment_id: comment.id },
@@ -171,7 +166,7 @@ export const addComment = defineTool({
 async function commentExists(ctx: ToolContext, key: string, id: string): Promise<boolean> {
   let startAt = 0;
   for (let page = 0; page < 20; page++) {
-    const result = await ctx.call(ctx.jira.getComments(key, { startAt, maxResults: 100 }));
+    const result = await ctx.jira.getComments(key, { startAt, maxResults: 100 });
     if (result.comments.some((comment) => comment.id === id)) return true;
     startAt += result.comments.length;
     if (result.comments.length === 0 || startAt >= result.total) return false;
@@ -202,7 +197,7 @@ export const transitionIssue = defineTool({
       write.fields.resolution = { name: args.resolution };
     }
     const { issue, target } = await resolveIssue(ctx, args.issue_key, ['status']);
-    const available = await ctx.call(ctx.jira.getTransitions(issueRef(target, args.issue_key), { expandFields: true }));
+    const available = await ctx.jira.getTransitions(issueRef(target, args.issue_key), { expandFields: true });
     const wanted = args.transition.toLowerCase();
     const transition = available.transitions.find((t) => t.id === args.transition || t.name.toLowerCase() === wanted);
     // Fields required by the transition screen but not given would make Jira refuse; fields given that are not
@@ -211,21 +206,17 @@ export const transitionIssue = defineTool({
     return { ...target, fieldsWrite: write.touched, state: { write, before: issue, transitionId: transition?.id } };
   },
   async run(args, target, ctx) {
-    const { write, before, transitionId } = target.state as { write: FieldWrite; before: Issue; transitionId: string | undefined };
+    const { write, before, transitionId } = target.state;
     if (transitionId === undefined) {
-      throw new GateDenied('TRANSITION_NOT_AVAILABLE', 'target', `no transition '${args.transition}' from the issue's current status`, [
-        { code: 'TRANSITION_NOT_AVAILABLE', rule: 'workflow' },
-      ]);
+      throw GateDenied.of('TRANSITION_NOT_AVAILABLE', `no transition '${args.transition}' from the issue's current status`, 'workflow');
     }
     const key = currentKey(target, args.issue_key);
     const ref = issueRef(target, args.issue_key);
-    await ctx.call(
-      ctx.jira.transitionIssue(ref, {
-        transition: { id: transitionId },
-        ...(Object.keys(write.fields).length > 0 ? { fields: write.fields } : {}),
-      }),
-    );
-    const after = await ctx.call(ctx.jira.getIssue(ref, { fields: ['status', ...write.touched] }));
+    await ctx.jira.transitionIssue(ref, {
+      transition: { id: transitionId },
+      ...(Object.keys(write.fields).length > 0 ? { fields: write.fields } : {}),
+    });
+    const after = await ctx.jira.getIssue(ref, { fields: ['status', ...write.touched] });
     const status = compareWrite(key, { touched: ['status'], expected: {} }, before, after);
     const fields = compareWrite(key, write, before, after);
     const changes = [...status.changes, ...fields.changes];
@@ -251,11 +242,11 @@ export const assignIssue = defineTool({
     return { ...target, fieldsWrite: ['assignee'], state: issue };
   },
   async run(args, target, ctx) {
-    const before = target.state as Issue;
+    const before = target.state;
     const key = currentKey(target, args.issue_key);
     const ref = issueRef(target, args.issue_key);
-    await ctx.call(ctx.jira.assignIssue(ref, args.account_id));
-    const after = await ctx.call(ctx.jira.getIssue(ref, { fields: ['assignee'] }));
+    await ctx.jira.assignIssue(ref, args.account_id);
+    const after = await ctx.jira.getIssue(ref, { fields: ['assignee'] });
     const changes: FieldChange[] = [{ issue: key, field: 'assignee', before: before.fields?.assignee ?? null, after: after.fields?.assignee ?? null }];
     // Applied means the assignee now is the one asked for (already being so counts: assigning is idempotent).
     const now = presentValue('assignee', after.fields?.assignee ?? null) as { account_id?: string | null } | null;
@@ -284,13 +275,13 @@ export const deleteIssue = defineTool({
     return { ...target, state: issue };
   },
   async run(args, target, ctx) {
-    const before = target.state as Issue;
+    const before = target.state;
     const key = currentKey(target, args.issue_key);
     const ref = issueRef(target, args.issue_key);
-    await ctx.call(ctx.jira.deleteIssue(ref, { deleteSubtasks: args.delete_subtasks }));
+    await ctx.jira.deleteIssue(ref, { deleteSubtasks: args.delete_subtasks });
     let gone = false;
     try {
-      await ctx.call(ctx.jira.getIssue(ref, { fields: ['summary'] }));
+      await ctx.jira.getIssue(ref, { fields: ['summary'] });
     } catch (error) {
       if (isJiraError(error) && error.code === 'JIRA_NOT_FOUND') gone = true;
       else throw error;

@@ -19,6 +19,14 @@ export function isClawError(error: unknown): error is ClawError {
   return error instanceof ClawError;
 }
 
+/**
+ * The stable code of any thrown value: a ClawError's own code, else `fallback` (the caller's name for "this
+ * step failed in a way nobody coded"). The one place a code is derived from an unknown error.
+ */
+export function codeOf(error: unknown, fallback: string): string {
+  return error instanceof ClawError ? error.code : fallback;
+}
+
 /** A message safe to show for any thrown value: never a stack trace. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;

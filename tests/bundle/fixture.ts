@@ -9,6 +9,7 @@ import type { SigningKey } from '../../src/keys/ed25519.js';
 import { initKeys, loadSigningKey } from '../../src/keys/store.js';
 import { TrustStore } from '../../src/keys/trust.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
+import { decisionReceipt, eventReceipt, outcomeReceipt } from '../../src/receipts/build.js';
 import { ApprovalStore } from '../../src/approvals/approvals.js';
 import type { FieldChange, ReceiptContent } from '../../src/receipts/types.js';
 import { hashAddress, hashOfJson } from '../../src/util/canonical.js';
@@ -101,8 +102,7 @@ export class Recorder {
 
   decision(tool: string, request: DecisionRequest, extra: Partial<ReceiptContent> = {}): { hash: string; allowed: boolean } {
     const policy = decide(request, this.wpc.policy, this.scope);
-    const content: ReceiptContent = {
-      kind: 'decision',
+    const draft = {
       time: this.time(),
       tool,
       operation: request.operation,
@@ -112,32 +112,21 @@ export class Recorder {
       ...(this.scope ? { scope: this.scope } : {}),
       request,
       policy_decision: policy,
-      decision:
-        policy.effect === 'allow'
-          ? { effect: 'allow', stage: 'allowed', reasons: policy.reasons }
-          : { effect: 'deny', stage: 'policy', reasons: policy.reasons },
       issue_keys: [],
-      ...extra,
     };
+    const verdict = policy.effect === 'allow' ? { effect: 'allow' as const, stage: 'allowed' as const } : { effect: 'deny' as const, stage: 'policy' as const };
+    const content: ReceiptContent = { ...decisionReceipt(draft, { ...verdict, reasons: policy.reasons }), ...extra };
     return { hash: this.log.append(content).hash, allowed: policy.effect === 'allow' };
   }
 
   /** A denial before the policy ran (token, kill switch, ...): no request, no policy decision. */
   gateDenial(tool: string, operation: DecisionRequest['operation'], code: string, stage: 'cst' | 'kill_switch' | 'budget' | 'approval'): string {
-    return this.log.append({
-      kind: 'decision',
-      time: this.time(),
-      tool,
-      operation,
-      args_hash: hashAddress(`${tool}:${code}:${this.#clock}`),
-      wpc_hash: this.wpc.hash,
-      decision: { effect: 'deny', stage, reasons: [{ code, rule: stage }] },
-    }).hash;
+    const draft = { time: this.time(), tool, operation, args_hash: hashAddress(`${tool}:${code}:${this.#clock}`), wpc_hash: this.wpc.hash };
+    return this.log.append(decisionReceipt(draft, { effect: 'deny', stage, reasons: [{ code, rule: stage }] })).hash;
   }
 
   outcome(decisionRef: string, tool: string, operation: DecisionRequest['operation'], issueKeys: string[], changes: FieldChange[], extra: Partial<ReceiptContent> = {}): string {
-    return this.log.append({
-      kind: 'outcome',
+    const content = outcomeReceipt({
       time: this.time(),
       tool,
       operation,
@@ -148,12 +137,12 @@ export class Recorder {
       issue_keys: issueKeys,
       changes,
       outcome: { status: 'succeeded' },
-      ...extra,
-    }).hash;
+    });
+    return this.log.append({ ...content, ...extra }).hash;
   }
 
   event(type: string, extra: Record<string, unknown> = {}): string {
-    return this.log.append({ kind: 'event', time: this.time(), event: { type, ...extra }, wpc_hash: this.wpc.hash }).hash;
+    return this.log.append(eventReceipt(this.time(), { type, ...extra }, this.wpc.hash)).hash;
   }
 }
 

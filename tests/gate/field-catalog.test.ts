@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FieldCatalog } from '../../src/gate/field-catalog.js';
 import type { ToolContext } from '../../src/gate/tool.js';
+import { RecordingJira } from '../../src/gate/recording-jira.js';
 import type { JiraClient } from '../../src/jira/client.js';
 import type { Field } from '../../src/jira/types.js';
 
@@ -21,16 +22,11 @@ const FIELDS: Field[] = [
 ];
 
 function catalog(): { fields: FieldCatalog; ctx: ToolContext; calls: () => number } {
-  let calls = 0;
   const request = { method: 'GET', path: '/rest/api/3/field', status: 200, attempts: 1 };
-  const jira = { getFields: async () => ({ data: FIELDS, request }) } as unknown as JiraClient;
-  const ctx = {
-    call: async <T>(pending: Promise<{ data: T }>) => {
-      calls++;
-      return (await pending).data;
-    },
-  } as unknown as ToolContext;
-  return { fields: new FieldCatalog(jira), ctx, calls: () => calls };
+  const jira = new RecordingJira({ getFields: async () => ({ data: FIELDS, request }) } as unknown as JiraClient);
+  const ctx = { jira } as unknown as ToolContext;
+  // Every fetch goes through the call's recording client: its exchanges count them.
+  return { fields: new FieldCatalog(), ctx, calls: () => jira.exchanges.length };
 }
 
 describe('FieldCatalog', () => {
