@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { verifyEnvelope } from '../claw/envelope.js';
 import { BundleError } from './errors.js';
-import type { GatewayEntry, GatewayKeys, GatewayProblem } from './gateway.js';
+import type { GatewayEntry, GatewayKeys, GatewayProblem } from './gateway-types.js';
 
 /**
  * clawproxy's gateway receipts, natively (PROTOCOL.md §4): SignedEnvelope `gateway_receipt`, the signer a did:key
