@@ -10,14 +10,14 @@ import { ClawError } from './util/errors.js';
  * package is looked up from here rather than at a fixed relative path; npm always installs package.json.
  */
 /** The package is installed without its package.json: nothing can say which version runs. */
-export class InstallError extends ClawError {
+class InstallError extends ClawError {
   constructor(message: string) {
     super('INSTALL_INCOMPLETE', message);
     this.name = 'InstallError';
   }
 }
 
-export function packageVersion(from: string = fileURLToPath(import.meta.url)): string {
+function packageVersion(from: string = fileURLToPath(import.meta.url)): string {
   for (let dir = dirname(from), up = 0; up < 4; dir = dirname(dir), up++) {
     const file = join(dir, 'package.json');
     if (!existsSync(file)) continue;

@@ -84,7 +84,7 @@ export function verifyClawReceipt(line: string, keys: GatewayKeys): Entry | Prob
   return decoded.entry;
 }
 
-export const SSE_ENVELOPE_PREFIX = ':clawproxy_receipt_envelope_b64u=';
+const SSE_ENVELOPE_PREFIX = ':clawproxy_receipt_envelope_b64u=';
 
 /**
  * The receipt envelopes in what clawproxy emitted, each as the exact JSON text it wrote, one per line:

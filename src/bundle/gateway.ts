@@ -225,7 +225,7 @@ export interface ImportedGateway {
 }
 
 /** Where clawproxy receipt envelopes live in a bundle, one per line, bytes as clawproxy wrote them (the Claw export reads it). */
-export const CLAW_RECEIPTS_FILE = `${BUNDLE.gateway}/claw-receipts.jsonl`;
+const CLAW_RECEIPTS_FILE = `${BUNDLE.gateway}/claw-receipts.jsonl`;
 
 /**
  * Verify clawproxy receipt envelopes and add them to gateway/claw-receipts.jsonl (appended: several imports

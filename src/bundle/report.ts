@@ -33,7 +33,7 @@ export function writeReport(path: string, page: string): void {
   }
 }
 
-export function renderContents(contents: BundleContents, verification: BundleVerification, review: BundleReview, options: ReportOptions = {}): string {
+function renderContents(contents: BundleContents, verification: BundleVerification, review: BundleReview, options: ReportOptions = {}): string {
   const v = verification;
   const s = v.summary;
   const verdict = v.ok ? 'VERIFIED' : 'NOT VERIFIED';

@@ -256,7 +256,7 @@ export async function checkApprovals(
   trust: TrustStore,
   manifest: Manifest | undefined,
   add: AddProblem,
-  receiptFiles: readonly string[] = [],
+  receiptFiles: readonly string[],
 ): Promise<number> {
   const records = readApprovals(bundleDir);
   if (manifest) {

@@ -19,7 +19,7 @@ import type { CliIo, CommandSpec } from './io.js';
 import { serveCommand } from './serve-command.js';
 import { simCommand } from './sim.js';
 
-export const COMMANDS: readonly CommandSpec[] = [
+const COMMANDS: readonly CommandSpec[] = [
   initCommand,
   keysListCommand,
   wpcLintCommand,
