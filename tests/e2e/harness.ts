@@ -12,6 +12,7 @@ import { runCli } from '../../src/cli/main.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
+import { waitForExit } from '../helpers/wait.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 /** The bins exactly as users run them (`npm run build` bundles each into one file). */
@@ -223,12 +224,5 @@ export async function toolNames(connected: Connected): Promise<string[]> {
 /** Close a server's stdio and wait for its process to end, so its receipt log is final (before a seal). */
 export async function stopServer(connected: Connected): Promise<void> {
   await connected.close();
-  for (let i = 0; i < 200 && connected.pid !== null; i++) {
-    try {
-      process.kill(connected.pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitForExit(connected.pid, { timeoutMs: 5_000 });
 }

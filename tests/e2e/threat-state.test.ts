@@ -7,19 +7,19 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewBundle } from '../../src/bundle/review.js';
 import { clawHome } from '../../src/config/home.js';
-import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { SIM_FIXTURES, type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, type Connected } from './harness.js';
-import { expectAllowed, expectRefused, hashOf, mark, waitFor, writesSince } from './threat-helpers.js';
+import { waitFor } from '../helpers/wait.js';
+import { expectAllowed, expectRefused, hashOf, mark, writesSince } from './threat-helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 42 });
+useSimulator({ seed: 42, clearFaults: true }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
-afterEach(() => sim.faults.clear());
 
 const STATE_WPC = {
   wpc_version: 'v1',
