@@ -1,21 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { VERIFY_STEPS } from '../../src/bundle/index.js';
 import { compareSealed, lineHashAt, tokenKey, trailingBytes, widenWindow } from '../../src/bundle/sealed.js';
 import { VERIFY_PIPELINE } from '../../src/bundle/verify.js';
 import { receiptHash } from '../../src/receipts/sign.js';
-import { makeEnv, readLines, sealedBundle, type BuiltBundle, type Env } from './fixture.js';
-
-let env: Env;
-let sealed: BuiltBundle;
-
-beforeAll(async () => {
-  env = await makeEnv();
-  sealed = await sealedBundle(env);
-});
-afterAll(() => env.cleanup());
+import { makeEnv, readLines, sealedBundle } from './fixture.js';
 
 describe('bundle verify as a pipeline of named steps', () => {
   it('has one function per named step, and every reported step is some step\'s', () => {
@@ -58,7 +49,10 @@ describe('the one sealed-vs-present comparison', () => {
     expect(found.added).toHaveLength(1);
   });
 
-  it('hashes a line as the chain and the seal do, and a torn tail as the seal records it', () => {
+  it('hashes a line as the chain and the seal do, and a torn tail as the seal records it', async () => {
+    const env = await makeEnv();
+    onTestFinished(() => env.cleanup());
+    const sealed = await sealedBundle(env);
     const buf = readFileSync(join(sealed.dir, sealed.writeFile));
     const lines = readLines(sealed.dir, sealed.writeFile);
     const manifest = JSON.parse(readFileSync(join(sealed.dir, 'manifest.json'), 'utf8')) as { receipts: { files: { path: string; count: number; head: string }[] } };

@@ -3,7 +3,7 @@
  * Jira's dialect, not only ours.
  */
 import { Version3Client } from 'jira.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_FIXTURES, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import { useSimulator } from '../helpers/sim.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JiraClient, type JiraClientOptions } from '../../src/jira/client.js';
 import { JiraError, JiraHttpError } from '../../src/jira/errors.js';
 import { Secret } from '../../src/jira/secret.js';
-import { json, recordingSleep, startStub, type Stub, type StubHandler } from './helpers/stub.js';
+import { json, recordingSleep, startStub, type Stub, type StubHandler } from '../helpers/stub.js';
 
 const TOKEN = 'ATATT3xFfGF0-client-test-token-91e2';
 const DOC = { version: 1 as const, type: 'doc' as const, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'hi' }] }] };

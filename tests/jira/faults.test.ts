@@ -8,7 +8,7 @@ import { JiraClient, type JiraClientOptions } from '../../src/jira/client.js';
 import { JiraError } from '../../src/jira/errors.js';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter } from '../../src/jira/retry.js';
 import { Secret } from '../../src/jira/secret.js';
-import { json, recordingSleep, startStub, type Stub, type StubHandler } from './helpers/stub.js';
+import { json, recordingSleep, startStub, type Stub, type StubHandler } from '../helpers/stub.js';
 
 const TOKEN = 'ATATT3xFfGF0-fault-test-token-5c4d';
 const EMAIL = 'bot@acme.com';
