@@ -172,7 +172,7 @@ export const VERIFY_PIPELINE: readonly PipelineStep[] = [
 /**
  * Verify a proof bundle offline, as the pipeline of named steps above; each problem names its step, a stable
  * code, the file and (for line files) the line. Never throws for what it finds in the bundle, only when it
- * cannot run at all (no such folder).
+ * cannot run at all (no such folder) or a step reports outside its steps (VERIFY_STEP_MISREPORTED, a bug here).
  */
 export async function verifyBundle(bundleDir: string, options: VerifyOptions): Promise<BundleVerification> {
   const started = performance.now();
@@ -195,7 +195,7 @@ export async function verifyBundle(bundleDir: string, options: VerifyOptions): P
   for (const step of VERIFY_PIPELINE) {
     await step.run(run, (problem) => {
       // A step reporting under another step's name is a bug here, not a finding about the bundle.
-      if (!step.reports.includes(problem.step)) throw new Error(`verify step ${step.name} reported ${problem.code} under ${problem.step}`);
+      if (!step.reports.includes(problem.step)) throw new BundleError('VERIFY_STEP_MISREPORTED', `verify step ${step.name} reported ${problem.code} under ${problem.step}`);
       problems.add(problem);
     });
   }
