@@ -9,8 +9,6 @@ import { signWpcHash } from '../../../src/wpc/signature.js';
 import { seedWpc } from './seed.js';
 import { keyedHome } from '../../helpers/env.js';
 
-export { removeDir, tempDir } from '../../helpers/env.js';
-
 /** A claw-jira home with real keys, a trust file and a local registry holding the signed seed WPC. */
 export interface CoreEnv {
   readonly root: string;
