@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGatewayReceipts, parseGatewayKeys, sealBundle, verifyBundle, type GatewayKeys } from '../../src/bundle/index.js';
 import { bundleImportGatewayCommand } from '../../src/cli/bundle.js';
 import { buildBundle, copyBundle, makeEnv, type BuiltBundle, type Env } from './fixture.js';
-import { captureIo } from './io.js';
+import { captureIo } from '../helpers/cli.js';
 
 interface GatewayKey {
   kid: string;

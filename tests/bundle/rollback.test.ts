@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRollbackMarkdown, rollbackPlan, sealBundle, type RollbackPlan } from '../../src/bundle/index.js';
 import { bundleRollbackPlanCommand } from '../../src/cli/bundle.js';
 import { buildBundle, makeEnv, type BuiltBundle, type Env } from './fixture.js';
-import { captureIo } from './io.js';
+import { captureIo } from '../helpers/cli.js';
 import { startStub, type Stub } from '../helpers/stub.js';
 
 let env: Env;

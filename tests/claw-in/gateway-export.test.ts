@@ -11,7 +11,7 @@ import { envelopeSigner } from '../../src/claw/envelope.js';
 import { runCli } from '../../src/cli/main.js';
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
 import { buildBundle, makeEnv, type BuiltBundle, type Env } from '../bundle/fixture.js';
-import { captureIo } from '../bundle/io.js';
+import { captureIo } from '../helpers/cli.js';
 import { clawproxyReceiptLine, exportBinding } from './binding.js';
 
 let env: Env;

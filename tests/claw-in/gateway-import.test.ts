@@ -17,7 +17,7 @@ import { bundleImportGatewayCommand, bundleReviewCommand, bundleVerifyCommand } 
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
 import { readClawJson, CLAW_SCHEMA_DIR } from '../claw/schema-path.js';
 import { buildBundle, copyBundle, makeEnv, type BuiltBundle, type Env } from '../bundle/fixture.js';
-import { captureIo } from '../bundle/io.js';
+import { captureIo } from '../helpers/cli.js';
 
 /** The real clawproxy-shaped receipt of the conformance vector, and the allowlist that vector verifies it with. */
 const VECTOR = readClawJson<{ payload: { receipts: Array<Record<string, unknown>> } }>('fixtures/protocol-conformance/proof_bundle_pass.v1.json');

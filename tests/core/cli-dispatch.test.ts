@@ -2,16 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from '../helpers/cli.js';
 
 const cwd = mkdtempSync(join(tmpdir(), 'claw-dispatch-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env: { CLAW_HOME: join(cwd, 'home') }, cwd });
-  return { code, out, err };
+function cli(...argv: string[]) {
+  return runCliCaptured(argv, { CLAW_HOME: join(cwd, 'home') }, cwd);
 }
 
 describe('the CLI dispatcher', () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importCycles, importGraph } from '../helpers/import-graph.js';
 import { VERSION } from '../../src/version.js';
-import { runCli } from '../../src/cli/main.js';
+import { runCliCaptured } from '../helpers/cli.js';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
@@ -62,9 +62,8 @@ describe('one version', () => {
   it('is package.json\'s, and the CLI prints it', async () => {
     const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
     expect(VERSION).toBe(pkg.version);
-    let out = '';
-    const code = await runCli(['--version'], { out: (text) => (out += text), err: () => undefined, env: {}, cwd: tmpdir() });
+    const { code, out } = await runCliCaptured(['--version'], {}, tmpdir());
     expect(code).toBe(0);
-    expect(out).toBe(`claw-jira ${pkg.version}`);
+    expect(out).toBe(`claw-jira ${pkg.version}\n`);
   });
 });
