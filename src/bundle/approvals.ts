@@ -25,7 +25,7 @@ export function readApprovals(bundleDir: string): ApprovalRecord[] {
   return listApprovalFiles(bundleDir).map((path) => readApproval(bundleDir, path));
 }
 
-export function readApproval(bundleDir: string, path: string): ApprovalRecord {
+function readApproval(bundleDir: string, path: string): ApprovalRecord {
   const bytes = readFileSync(join(bundleDir, path));
   const stem = path.replace(/^.*\//, '').replace(/\.json$/, '');
   let content: Record<string, unknown> | undefined;

@@ -17,7 +17,9 @@ export type BundleErrorCode =
   | 'SESSION_TRUNCATED'
   | 'SESSION_HEAD_MISMATCH'
   | 'SESSION_HEAD_INVALID'
-  | 'BUNDLE_NOT_VERIFIED';
+  | 'BUNDLE_NOT_VERIFIED'
+  /** A verify step reported a problem under a step it does not name: a bug in verify, never a finding. */
+  | 'VERIFY_STEP_MISREPORTED';
 
 /** A bundle command that could not run (as opposed to a verification that ran and found problems). */
 export class BundleError extends ClawError {

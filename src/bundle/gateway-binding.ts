@@ -1,6 +1,6 @@
 import { buildChain, runIdOf } from '../claw/export.js';
 import type { BundleContents } from './contents.js';
-import type { ReviewException } from './review.js';
+import type { ReviewException } from './review-types.js';
 
 /**
  * Does each imported clawproxy receipt bind to this run? clawproxy copies `X-Run-Id` into `binding.run_id` and

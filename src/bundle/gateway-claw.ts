@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { verifyEnvelope } from '../claw/envelope.js';
 import { BundleError } from './errors.js';
-import type { GatewayEntry, GatewayKeys, GatewayProblem } from './gateway.js';
+import type { GatewayEntry, GatewayKeys, GatewayProblem } from './gateway-types.js';
 
 /**
  * clawproxy's gateway receipts, natively (PROTOCOL.md §4): SignedEnvelope `gateway_receipt`, the signer a did:key
@@ -84,7 +84,7 @@ export function verifyClawReceipt(line: string, keys: GatewayKeys): Entry | Prob
   return decoded.entry;
 }
 
-export const SSE_ENVELOPE_PREFIX = ':clawproxy_receipt_envelope_b64u=';
+const SSE_ENVELOPE_PREFIX = ':clawproxy_receipt_envelope_b64u=';
 
 /**
  * The receipt envelopes in what clawproxy emitted, each as the exact JSON text it wrote, one per line:

@@ -9,6 +9,7 @@ import { decodeClawReceipt, extractClawproxyReceipts, verifyClawReceipt } from '
 import { writeFileAtomic } from '../util/files.js';
 import { BundleError } from './errors.js';
 import { BUNDLE, gatewayJwksPath, isSealed } from './layout.js';
+import type { GatewayEntry, GatewayKeys, GatewayProblem } from './gateway-types.js';
 
 /**
  * Model-gateway receipts (one signed record per model call, as an LLM gateway such as clawproxy emits them).
@@ -17,44 +18,7 @@ import { BUNDLE, gatewayJwksPath, isSealed } from './layout.js';
  * and the request and response hashes (`requestHash`/`request_hash`, `responseHash`/`response_hash`); clawproxy's
  * other members (`provider`, `latencyMs`, `binding.runId`, `binding.policyHash`, ...) are kept as they are.
  */
-export interface GatewayKeys {
-  /** kid → key; a kid absent from the JWKS entry is its RFC 7638 thumbprint. */
-  keys: Map<string, KeyObject>;
-  /** did:key signers allowed for clawproxy receipt envelopes (every Ed25519 key of a JWKS is one too). */
-  dids: Set<string>;
-  jwks: { keys: unknown[] };
-}
-
-export interface GatewayEntry {
-  line: number;
-  /** The JWS kid, or for a clawproxy envelope its signer did:key. */
-  kid: string;
-  /** clawproxy envelopes only: the receipt id and what the receipt is bound to (X-Run-Id, X-Event-Hash). */
-  receipt_id?: string;
-  binding?: { run_id?: string; event_hash_b64u?: string };
-  time: string;
-  model: string;
-  provider?: string;
-  request_hash: string;
-  response_hash: string;
-  payload: Record<string, unknown>;
-}
-
-export interface GatewayProblem {
-  line: number;
-  code:
-    | 'GATEWAY_MALFORMED'
-    | 'GATEWAY_UNKNOWN_KEY'
-    | 'GATEWAY_BAD_SIGNATURE'
-    | 'GATEWAY_HASH_MISMATCH'
-    | 'GATEWAY_DUPLICATE'
-    | 'GATEWAY_PAYLOAD_INVALID'
-    | 'GATEWAY_TRUNCATED'
-    | 'GATEWAY_EMPTY';
-  /** For a clawproxy envelope, the Claw verifier's reason code for the same failure. */
-  reason_code?: string;
-  message: string;
-}
+export type { GatewayEntry, GatewayKeys, GatewayProblem } from './gateway-types.js';
 
 const JwksSchema = z.looseObject({ keys: z.array(z.unknown()).min(1) });
 const JwkEntrySchema = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string().optional() });
@@ -261,7 +225,7 @@ export interface ImportedGateway {
 }
 
 /** Where clawproxy receipt envelopes live in a bundle, one per line, bytes as clawproxy wrote them (the Claw export reads it). */
-export const CLAW_RECEIPTS_FILE = `${BUNDLE.gateway}/claw-receipts.jsonl`;
+const CLAW_RECEIPTS_FILE = `${BUNDLE.gateway}/claw-receipts.jsonl`;
 
 /**
  * Verify clawproxy receipt envelopes and add them to gateway/claw-receipts.jsonl (appended: several imports

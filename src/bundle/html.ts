@@ -4,7 +4,7 @@
  */
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
-export function esc(value: unknown): string {
+function esc(value: unknown): string {
   const text = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
   return text.replace(/[&<>"'`]/g, (c) => ENTITIES[c] as string);
 }

@@ -5,20 +5,18 @@ export { sealBundle, computeManifest, writeSeal, SEALED_EVENT, type SealOptions,
 export { ManifestSchema, manifestBytes, type Manifest } from './manifest.js';
 export { verifyBundle, type BundleVerification, type VerifyOptions, type StepResult, type VerifySummary } from './verify.js';
 export { VERIFY_STEPS, formatProblem, type BundleProblem, type VerifyStep } from './problems.js';
-export { reviewBundle, reviewContents, exceptionsAtLeast, SEVERITIES, type BundleReview, type ReviewException, type ReviewOptions, type Severity } from './review.js';
-export { rollbackPlan, planFromContents, writeValue, type RollbackPlan, type RollbackStep, type JiraCall } from './rollback.js';
+export { reviewBundle, exceptionsAtLeast, SEVERITIES, type BundleReview, type ReviewException, type ReviewOptions, type Severity } from './review.js';
+export { rollbackPlan, type RollbackPlan, type RollbackStep, type JiraCall } from './rollback.js';
 export { renderRollbackMarkdown } from './rollback-md.js';
 export { checkPlanAgainstJira, type JiraReader } from './rollback-check.js';
-export { renderReport, renderContents, writeReport, type ReportOptions } from './report.js';
+export { renderReport, writeReport, type ReportOptions } from './report.js';
 export {
   importGatewayReceipts,
   loadGatewayKeys,
   parseGatewayKeys,
-  verifyGatewayText,
   type GatewayEntry,
   type GatewayKeys,
   type ImportGatewayOptions,
   type ImportedGateway,
 } from './gateway.js';
 export { loadBundle, type BundleContents, type LoadedReceipt } from './contents.js';
-export { MerkleBuilder, merkleRoot, leafHash, nodeHash, rootAddress } from './merkle.js';

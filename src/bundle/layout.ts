@@ -34,7 +34,7 @@ export function isSealFile(relativePath: string): boolean {
 }
 
 /** Names in a bundle folder, sorted by UTF-16 code units (the Merkle leaf order is by file name). */
-export function listNames(dir: string, suffix: string): string[] {
+function listNames(dir: string, suffix: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -61,7 +61,7 @@ export function receiptFileName(server: string, session: string): string {
   return `receipts/${server}-${session}.jsonl`;
 }
 
-export function compareNames(a: string, b: string): number {
+function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

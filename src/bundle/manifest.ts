@@ -61,7 +61,7 @@ export function manifestBytes(manifest: Manifest): Uint8Array {
   return new TextEncoder().encode(`${canonicalJson(manifest)}\n`);
 }
 
-export const MANIFEST_SIG_TYP = 'claw-bundle-manifest+jws';
+const MANIFEST_SIG_TYP = 'claw-bundle-manifest+jws';
 
 const SigPayloadSchema = z.strictObject({
   manifest_hash: hash,

@@ -33,7 +33,7 @@ export function writeReport(path: string, page: string): void {
   }
 }
 
-export function renderContents(contents: BundleContents, verification: BundleVerification, review: BundleReview, options: ReportOptions = {}): string {
+function renderContents(contents: BundleContents, verification: BundleVerification, review: BundleReview, options: ReportOptions = {}): string {
   const v = verification;
   const s = v.summary;
   const verdict = v.ok ? 'VERIFIED' : 'NOT VERIFIED';
@@ -165,12 +165,14 @@ ${rows.length > shown.length ? html`<p class="note">${rows.length - shown.length
 function receiptRow(r: LoadedReceipt): TimelineRow {
   const x = r.receipt;
   const base = { time: x.time ?? '', source: `${x.server} #${x.seq}`, issues: (x.issue_keys ?? []).join(', ') };
+  // A decision and its outcome name the same call.
+  const call = `${x.tool ?? ''} ${x.operation ? `(${x.operation})` : ''}`.trim();
   if (x.kind === 'decision') {
     const effect = x.decision?.effect ?? 'unknown';
     return {
       ...base,
       kind: 'decision',
-      what: `${x.tool ?? ''} ${x.operation ? `(${x.operation})` : ''}`.trim(),
+      what: call,
       result: effect === 'allow' ? 'allowed' : `denied: ${(x.decision?.reasons ?? []).map((reason) => reason.code).join(', ')}`,
       css: effect === 'allow' ? 'allow' : 'deny',
       detail: `stage ${x.decision?.stage ?? '?'}${x.cst ? ` · token ${x.cst.jti}` : ''}${x.approval ? ` · approval ${x.approval.request_id}` : ''}`,
@@ -181,7 +183,7 @@ function receiptRow(r: LoadedReceipt): TimelineRow {
     return {
       ...base,
       kind: 'outcome',
-      what: `${x.tool ?? ''} ${x.operation ? `(${x.operation})` : ''}`.trim(),
+      what: call,
       result: `${status}${x.outcome?.code ? `: ${x.outcome.code}` : ''}`,
       css: status === 'succeeded' ? 'ok' : 'bad',
       detail: (x.jira ?? []).map((j) => `${j.method} ${j.path} → ${j.status ?? 'no answer'}`).join(' · '),

@@ -1,8 +1,8 @@
 import type { BundleContents } from './contents.js';
-import type { ReviewException } from './review.js';
+import type { ReviewException } from './review-types.js';
 
 /** The event type of a server's closing receipt (written by every clean stop: stdin closed, SIGTERM, SIGINT). */
-export const CLOSING_EVENT = 'server.stop';
+const CLOSING_EVENT = 'server.stop';
 
 /**
  * A session whose last receipt is not its closing receipt ended without a clean stop: the server crashed, was

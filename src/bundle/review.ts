@@ -7,24 +7,9 @@ import { fieldWriteVerdict } from '../policy/fields.js';
 import { loadBundle, type BundleContents, type LoadedReceipt } from './contents.js';
 import { unclosedSessions } from './review-sessions.js';
 import { gatewayBindingExceptions } from './gateway-binding.js';
+import { SEVERITIES, type ReviewException, type Severity } from './review-types.js';
 
-export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-export interface ReviewException {
-  severity: Severity;
-  code: string;
-  message: string;
-  file?: string;
-  line?: number;
-  /** For denials: how many denied calls this finding stands for (1, except for the overflow finding). */
-  count?: number;
-  /** For denials: the headline reason code (the first of `reasons`). */
-  reason?: string;
-  /** For a denied call: every reason code it was refused with, in the gate's order. */
-  reasons?: string[];
-  issues?: string[];
-}
+export { SEVERITIES, type ReviewException, type Severity } from './review-types.js';
 
 export interface ReviewOptions {
   /** Overrides the WPC's review.max_issues_created. */

@@ -46,7 +46,7 @@ export function rollbackPlan(bundleDir: string): RollbackPlan {
   return planFromContents(loadBundle(bundleDir));
 }
 
-export function planFromContents(contents: BundleContents): RollbackPlan {
+function planFromContents(contents: BundleContents): RollbackPlan {
   const outcomes = contents.receipts
     .filter((r) => r.receipt.kind === 'outcome' && r.receipt.outcome?.status === 'succeeded')
     .filter((r) => (r.receipt.changes ?? []).length > 0 || r.receipt.operation === 'issue.create')

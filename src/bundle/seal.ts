@@ -6,7 +6,6 @@ import { writeFileAtomic } from '../util/files.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import { TrustStore } from '../keys/trust.js';
 import { verifyReceiptChain } from '../receipts/chain.js';
-import { receiptHash } from '../receipts/sign.js';
 import { ReceiptLog } from '../receipts/log.js';
 import { listHeadFiles, receiptPublicKey } from '../receipts/heads.js';
 import { readApprovals } from './approvals.js';
@@ -15,6 +14,7 @@ import { gatewayKids } from './gateway.js';
 import { BUNDLE, gatewayJwksPath, isSealed, listGatewayFiles, listReceiptFiles, SEAL_SERVER, receiptFileName } from './layout.js';
 import { manifestBytes, signManifest, type Manifest } from './manifest.js';
 import { MerkleBuilder, leafHash, rootAddress } from './merkle.js';
+import { lineHashAt, tokenKey, trailingBytes, widenWindow } from './sealed.js';
 import { readBundleWpcs } from './wpc-files.js';
 
 export interface SealOptions {
@@ -117,18 +117,10 @@ function checkSessionHeads(bundleDir: string, manifest: Manifest, job: string, h
         `${record.file} has ${sealed.count} receipt(s) but its server recorded ${record.seq} durable: receipts ${sealed.count + 1}..${record.seq} were removed; not sealed`,
       );
     }
-    if (record.seq > 0 && lineHashAt(join(bundleDir, record.file), record.seq) !== record.head) {
+    if (record.seq > 0 && lineHashAt(readFileSync(join(bundleDir, record.file)), record.seq) !== record.head) {
       throw new BundleError('SESSION_HEAD_MISMATCH', `${record.file}:${record.seq} is not the receipt its server recorded as its head (rewritten); not sealed`);
     }
   }
-}
-
-function lineHashAt(file: string, seq: number): string | null {
-  const buf = readFileSync(file);
-  let start = 0;
-  for (let i = 1; i < seq; i++) start = buf.indexOf(0x0a, start) + 1;
-  const end = buf.indexOf(0x0a, start);
-  return end === -1 ? null : receiptHash(buf.subarray(start, end).toString('utf8'));
 }
 
 function checkSessionIndex(bundleDir: string, index: string): void {
@@ -165,10 +157,8 @@ function checkSessionIndex(bundleDir: string, index: string): void {
  * a bundle unsealable: the seal records it (length and hash) and verify names it as RECEIPT_TORN_TAIL.
  */
 function tornTail(bytes: Buffer, problems: { line: number; code: string }[]): { bytes: number; sha256: string } | undefined {
-  const last = bytes.lastIndexOf(0x0a) + 1;
-  if (last === bytes.length || problems.length !== 1 || problems[0]?.code !== 'RECEIPT_TRUNCATED') return undefined;
-  const tail = bytes.subarray(last);
-  return { bytes: tail.length, sha256: hashAddress(tail) };
+  if (problems.length !== 1 || problems[0]?.code !== 'RECEIPT_TRUNCATED') return undefined;
+  return trailingBytes(bytes);
 }
 
 /** Everything the seal states, computed from the bundle as it is now. Reads only. */
@@ -182,8 +172,7 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
   const receiptKids = new Set<string>();
   const wpcRefs = new Map<string, string>();
   const tokens = new Map<string, Manifest['tokens'][number]>();
-  let first: string | null = null;
-  let last: string | null = null;
+  const window: Manifest['time_window'] = { first: null, last: null };
 
   for (const path of listReceiptFiles(bundleDir)) {
     const bytes = readFileSync(join(bundleDir, path));
@@ -193,21 +182,17 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
     const torn = tornTail(bytes, chain.problems);
     const problem = chain.problems.find((p) => !torn || p.code !== 'RECEIPT_TRUNCATED');
     if (problem) throw new BundleError('BUNDLE_DAMAGED', `${path}:${problem.line}: ${problem.code}: ${problem.message}`);
-    let fileFirst: string | null = null;
-    let fileLast: string | null = null;
+    const fileWindow: Manifest['time_window'] = { first: null, last: null };
     for (const { text: line, receipt, line: n } of chain.lines) {
       merkle.add(leafHash(line));
       jobs.add(receipt.job);
       receiptKids.add(receipt.kid);
       if (receipt.kind in kinds) kinds[receipt.kind] += 1;
-      if (typeof receipt.time === 'string') {
-        if (fileFirst === null || receipt.time < fileFirst) fileFirst = receipt.time;
-        if (fileLast === null || receipt.time > fileLast) fileLast = receipt.time;
-      }
+      if (typeof receipt.time === 'string') widenWindow(fileWindow, receipt.time);
       if (receipt.wpc_hash) wpcRefs.set(receipt.wpc_hash, `${path}:${n}`);
       if (receipt.cst) {
         const { jti, token_hash, sub, exp } = receipt.cst;
-        tokens.set(`${jti}\u0000${token_hash}\u0000${sub}\u0000${exp}`, { jti, token_hash, sub, exp });
+        tokens.set(tokenKey(receipt.cst), { jti, token_hash, sub, exp });
       }
     }
     const head = chain.lines[0]?.receipt;
@@ -220,12 +205,11 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
       session: head?.session ?? '',
       count: chain.count,
       head: chain.head,
-      first_time: fileFirst,
-      last_time: fileLast,
+      first_time: fileWindow.first,
+      last_time: fileWindow.last,
       ...(torn ? { torn_tail: torn } : {}),
     });
-    if (fileFirst !== null && (first === null || fileFirst < first)) first = fileFirst;
-    if (fileLast !== null && (last === null || fileLast > last)) last = fileLast;
+    widenWindow(window, fileWindow.first, fileWindow.last);
   }
   if (files.length === 0) throw new BundleError('BUNDLE_EMPTY', 'the bundle has no receipts to seal');
   if (jobs.size !== 1) throw new BundleError('BUNDLE_MIXED_JOBS', `the receipts belong to ${jobs.size} jobs: ${[...jobs].join(', ')}`);
@@ -265,7 +249,7 @@ export async function computeManifest(bundleDir: string, options: SealOptions): 
     type: 'claw-jira.bundle-manifest',
     job: [...jobs][0] as string,
     sealed_at: now.toISOString(),
-    time_window: { first, last },
+    time_window: window,
     receipts: {
       total: merkle.count,
       merkle_root: rootAddress(merkle.root()),

@@ -6,6 +6,7 @@ import type { Receipt } from '../receipts/types.js';
 import type { Wpc } from '../wpc/schema.js';
 import { isCanonicalBase64url } from '../keys/base64url.js';
 import { lineHashes } from './merkle.js';
+import { tokenKey, widenWindow } from './sealed.js';
 
 /**
  * The per-line work of `bundle verify`, as a pure function over a run of whole lines of one receipt file, so
@@ -110,8 +111,7 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
   let firstPrev: string | null | undefined;
   let firstSeq: number | undefined;
   let prevHash: string | null = null;
-  let firstTime: string | null = null;
-  let lastTime: string | null = null;
+  const window: { first: string | null; last: string | null } = { first: null, last: null };
   let pos = 0;
   for (let i = 0; i < lineCount; i++) {
     const end = buf.indexOf(NEWLINE, pos);
@@ -150,10 +150,7 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
     }
 
     if (receipt.kind === 'decision' || receipt.kind === 'outcome' || receipt.kind === 'event') kinds[receipt.kind] += 1;
-    if (typeof receipt.time === 'string') {
-      if (firstTime === null || receipt.time < firstTime) firstTime = receipt.time;
-      if (lastTime === null || receipt.time > lastTime) lastTime = receipt.time;
-    }
+    if (typeof receipt.time === 'string') widenWindow(window, receipt.time);
     if (typeof receipt.wpc_hash === 'string') wpcRefs.add(receipt.wpc_hash);
     if (receipt.cst) checkToken(receipt.cst, line, tokens);
     if (receipt.kind === 'decision') checkDecision(receipt, line, ctx, problems);
@@ -172,8 +169,8 @@ export function checkSegment(task: SegmentTask, ctx: SegmentContext): SegmentRes
     tokens: [...tokens.values()],
     wpcRefs: [...wpcRefs],
     kids: [...kids],
-    firstTime,
-    lastTime,
+    firstTime: window.first,
+    lastTime: window.last,
     kinds,
   };
 }
@@ -219,7 +216,7 @@ function fastVerify(lineBytes: Buffer, receipt: Receipt, key: VerifyingKey, scra
 
 /** Each distinct (jti, token hash, subject, expiry) once, at its first line; the caller checks consistency. */
 function checkToken(cst: NonNullable<Receipt['cst']>, line: number, tokens: Map<string, TokenUse>): void {
-  const key = `${cst.jti}\u0000${cst.token_hash}\u0000${cst.sub}\u0000${cst.exp}`;
+  const key = tokenKey(cst);
   if (!tokens.has(key)) tokens.set(key, { jti: cst.jti, token_hash: cst.token_hash, sub: cst.sub, exp: cst.exp, line });
 }
 

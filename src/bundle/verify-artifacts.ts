@@ -9,10 +9,11 @@ import type { Wpc } from '../wpc/schema.js';
 import { verifyWpcSignature } from '../wpc/signature.js';
 import { readApprovals, type ApprovalRecord } from './approvals.js';
 import { gatewayCopyNotes, verifyGatewayText, type GatewayKeys } from './gateway.js';
-import { BUNDLE, gatewayJwksPath, isSealFile, listGatewayFiles } from './layout.js';
+import { BUNDLE, gatewayJwksPath, isSealFile, listAllFiles, listGatewayFiles, listReceiptFiles } from './layout.js';
 import { parseManifest, verifyManifestSignature, type Manifest } from './manifest.js';
 import type { AddProblem } from './problems.js';
 import { SEALED_EVENT } from './seal.js';
+import { compareSealed } from './sealed.js';
 import { readBundleWpcs } from './wpc-files.js';
 
 /**
@@ -86,16 +87,14 @@ export async function checkWpcs(
   }
   const present = new Set(wpcs.map((w) => w.hash));
   if (manifest) {
-    for (const sealed of manifest.wpcs) {
-      const now = wpcs.find((w) => w.hash === sealed.hash);
-      if (!now) add({ step: 'wpc', code: 'WPC_MISSING', file: sealed.path, message: `WPC ${sealed.hash} was sealed but is gone` });
-      else if (hashAddress(now.signature ?? '') !== sealed.sig_sha256) {
+    const found = compareSealed(manifest.wpcs, wpcs, (sealed) => sealed.hash, (wpc) => wpc.hash);
+    for (const sealed of found.missing) add({ step: 'wpc', code: 'WPC_MISSING', file: sealed.path, message: `WPC ${sealed.hash} was sealed but is gone` });
+    for (const { sealed, present: now } of found.matched) {
+      if (hashAddress(now.signature ?? '') !== sealed.sig_sha256) {
         add({ step: 'wpc', code: 'WPC_SIGNATURE_CHANGED', file: sealed.sig_path, message: 'the WPC signature file is not the one sealed' });
       }
     }
-    for (const wpc of wpcs) {
-      if (!manifest.wpcs.some((s) => s.hash === wpc.hash)) add({ step: 'wpc', code: 'WPC_ADDED', file: wpc.path, message: 'a WPC that was not sealed' });
-    }
+    for (const wpc of found.added) add({ step: 'wpc', code: 'WPC_ADDED', file: wpc.path, message: 'a WPC that was not sealed' });
   }
   return { authentic, present, signers };
 }
@@ -146,7 +145,48 @@ export function checkSeal(bundleDir: string, receiptFiles: string[], manifest: M
   }
 }
 
-export function bundleReceiptKeys(bundleDir: string): string[] {
+/** Step layout: the bundle has receipts; a file outside the layout is not covered by the seal, and is named. */
+export function checkLayout(bundleDir: string, add: AddProblem, warnings: string[]): string[] {
+  const receiptFiles = listReceiptFiles(bundleDir);
+  if (receiptFiles.length === 0) add({ step: 'layout', code: 'BUNDLE_NO_RECEIPTS', file: BUNDLE.receipts, message: 'the bundle has no receipt files' });
+  for (const file of listAllFiles(bundleDir)) {
+    if (!LAYOUT.test(file)) warnings.push(`${file} is not part of the bundle layout and is not covered by the seal`);
+  }
+  return receiptFiles;
+}
+
+const LAYOUT = /^(receipts\/[^/]+\.jsonl|wpc\/[^/]+|keys\/trust\.json|approvals\/[^/]+\.json|gateway\/[^/]+\.(jsonl|jwks\.json)|claw\/[^/]+\.json|manifest\.(json|sig))$/;
+
+/** Step wpc: every WPC a receipt names is in the bundle. */
+export function checkWpcReferences(referenced: ReadonlySet<string>, present: ReadonlySet<string>, add: AddProblem): void {
+  for (const hash of referenced) {
+    if (!present.has(hash)) {
+      add({ step: 'wpc', code: 'WPC_MISSING', file: `${BUNDLE.wpc}/${hash.slice(7)}.json`, message: `receipts name WPC ${hash}, which is not in the bundle` });
+    }
+  }
+}
+
+/**
+ * Step files: keys/trust.json is the one sealed (or absent as sealed). It is informative only, so a receipt key
+ * it lists that the auditor's own trust lacks is a warning, not a failure.
+ */
+export function checkTrustFile(bundleDir: string, manifest: Manifest | undefined, trust: TrustStore, add: AddProblem, warnings: string[]): void {
+  if (manifest) {
+    const path = join(bundleDir, BUNDLE.trustFile);
+    const sealedHash = manifest.keys.trust_file_sha256;
+    const sealed = sealedHash === null ? [] : [{ path: BUNDLE.trustFile, sha256: sealedHash }];
+    const present = existsSync(path) ? [{ path: BUNDLE.trustFile, sha256: hashAddress(readFileSync(path)) }] : [];
+    const found = compareSealed(sealed, present, (f) => f.path, (f) => f.path);
+    if (found.missing.length + found.added.length > 0 || found.matched.some((m) => m.sealed.sha256 !== m.present.sha256)) {
+      add({ step: 'files', code: 'KEYS_CHANGED', file: BUNDLE.trustFile, message: 'keys/trust.json is not the one sealed' });
+    }
+  }
+  for (const key of bundleReceiptKeys(bundleDir)) {
+    if (!trust.get(key, 'receipt')) warnings.push(`keys/trust.json lists receipt key ${key}, which your --trust does not trust`);
+  }
+}
+
+function bundleReceiptKeys(bundleDir: string): string[] {
   try {
     const file = JSON.parse(readFileSync(join(bundleDir, BUNDLE.trustFile), 'utf8')) as { keys?: { role?: string; kid?: string }[] };
     return (file.keys ?? []).filter((k) => k.role === 'receipt' && typeof k.kid === 'string').map((k) => k.kid as string);
@@ -216,14 +256,19 @@ export async function checkApprovals(
   trust: TrustStore,
   manifest: Manifest | undefined,
   add: AddProblem,
-  receiptFiles: readonly string[] = [],
+  receiptFiles: readonly string[],
 ): Promise<number> {
   const records = readApprovals(bundleDir);
+  if (manifest) {
+    const found = compareSealed(manifest.approvals, records, (sealed) => sealed.path, (record) => record.path);
+    for (const record of found.added) add({ step: 'approvals', code: 'APPROVAL_ADDED', file: record.path, message: 'an approval file that was not sealed' });
+    for (const { sealed, present } of found.matched) {
+      if (sealed.sha256 !== present.sha256) add({ step: 'approvals', code: 'APPROVAL_CHANGED', file: present.path, message: 'the approval file is not the one sealed' });
+    }
+    for (const sealed of found.missing) add({ step: 'approvals', code: 'APPROVAL_MISSING', file: sealed.path, message: 'a sealed approval file is gone' });
+  }
   const byRequest = new Map<string, { record: ApprovalRecord; claims?: ApprovalClaims }>();
   for (const record of records) {
-    const sealed = manifest?.approvals.find((a) => a.path === record.path);
-    if (manifest && !sealed) add({ step: 'approvals', code: 'APPROVAL_ADDED', file: record.path, message: 'an approval file that was not sealed' });
-    else if (sealed && sealed.sha256 !== record.sha256) add({ step: 'approvals', code: 'APPROVAL_CHANGED', file: record.path, message: 'the approval file is not the one sealed' });
     if (record.content === undefined) add({ step: 'approvals', code: 'APPROVAL_MALFORMED', file: record.path, message: 'not a JSON object' });
     // The file is named after its request, and the request's arguments are the ones its hash names.
     const stem = record.path.replace(/^.*\//, '').replace(/\.json$/, '');
@@ -246,9 +291,6 @@ export async function checkApprovals(
       }
     }
     byRequest.set(record.requestId, { record, ...(claims ? { claims } : {}) });
-  }
-  for (const sealed of manifest?.approvals ?? []) {
-    if (!records.some((r) => r.path === sealed.path)) add({ step: 'approvals', code: 'APPROVAL_MISSING', file: sealed.path, message: 'a sealed approval file is gone' });
   }
   // Every call that ran on a signed approval has that approval in the bundle, for exactly that call.
   for (const cite of citedApprovals(bundleDir, receiptFiles)) {
@@ -276,13 +318,18 @@ export async function checkGateway(
   warnings: string[],
 ): Promise<{ files: number; receipts: number }> {
   const files = listGatewayFiles(bundleDir);
+  const found = compareSealed(manifest?.gateway ?? [], files, (sealed) => sealed.path, (path) => path);
+  const sealedAs = new Map(found.matched.map(({ sealed, present }) => [present, sealed]));
+  if (manifest) {
+    for (const path of found.added) add({ step: 'gateway', code: 'GATEWAY_ADDED', file: path, message: 'gateway receipts that were not sealed' });
+    for (const sealed of found.missing) add({ step: 'gateway', code: 'GATEWAY_MISSING', file: sealed.path, message: 'sealed gateway receipts are gone' });
+  }
   let receipts = 0;
   for (const path of files) {
     const bytes = readFileSync(join(bundleDir, path));
     const jwksPath = gatewayJwksPath(path);
-    const sealed = manifest?.gateway.find((g) => g.path === path);
-    if (manifest && !sealed) add({ step: 'gateway', code: 'GATEWAY_ADDED', file: path, message: 'gateway receipts that were not sealed' });
-    else if (sealed && sealed.sha256 !== hashAddress(bytes)) add({ step: 'gateway', code: 'GATEWAY_CHANGED', file: path, message: 'the gateway receipt file is not the one sealed' });
+    const sealed = sealedAs.get(path);
+    if (sealed && sealed.sha256 !== hashAddress(bytes)) add({ step: 'gateway', code: 'GATEWAY_CHANGED', file: path, message: 'the gateway receipt file is not the one sealed' });
     // The sealed JWKS copy is part of the evidence whichever keys the signatures are checked against.
     let jwksBytes: Buffer | undefined;
     try {
@@ -304,9 +351,6 @@ export async function checkGateway(
     const { entries, problems } = verifyGatewayText(bytes.toString('utf8'), keys);
     receipts += entries.length;
     for (const p of problems) add({ step: 'gateway', code: p.code, file: path, line: p.line, message: p.message });
-  }
-  for (const sealed of manifest?.gateway ?? []) {
-    if (!files.includes(sealed.path)) add({ step: 'gateway', code: 'GATEWAY_MISSING', file: sealed.path, message: 'sealed gateway receipts are gone' });
   }
   return { files: files.length, receipts };
 }

@@ -1,5 +1,4 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TrustStore } from '../keys/trust.js';
 import { verifyReceiptChain } from '../receipts/chain.js';
@@ -11,12 +10,16 @@ import type { Manifest } from './manifest.js';
 import { MerkleBuilder, rootAddress } from './merkle.js';
 import { defaultWorkerCount, defaultWorkerScript, inlineRunner, workerRunner, type SegmentRunner } from './pool.js';
 import type { AddProblem } from './problems.js';
+import { compareSealed, lineHashAt, tokenKey, trailingBytes, widenWindow } from './sealed.js';
 import type { SegmentInit, SegmentResult, SegmentTask, TokenUse } from './segment.js';
 
 /**
- * The receipt pass of `bundle verify` (steps signatures, chain, counts, merkle, decisions, tokens): files are
- * read once into shared memory, cut into segments at line ends, checked on worker threads, and merged here in
- * order. Files with any doubt go to the reference `verifyReceiptChain`, which names each structural problem.
+ * The receipt steps of `bundle verify`. `readReceipts` is the one pass over the lines (steps signatures, chain,
+ * decisions, and tokens' consistency): files are read once into shared memory, cut into segments at line ends,
+ * checked on worker threads, and merged here in order; files with any doubt go to the reference
+ * `verifyReceiptChain`, which names each structural problem. The steps after it compare what the pass found with
+ * the seal: `checkReceiptFiles` (files, counts), `checkReceiptTotal` (counts), `checkMerkleRoot` (merkle) and
+ * `checkTokenList` (tokens).
  */
 export interface ReceiptPassOptions {
   trust: TrustStore;
@@ -65,14 +68,42 @@ export interface ReceiptState {
   kinds: { decision: number; outcome: number; event: number };
   root: string | null;
   job: string | null;
-  firstTime: string | null;
-  lastTime: string | null;
+  /** The job's time window: the earliest and latest receipt time outside the seal's own log. */
+  window: { first: string | null; last: string | null };
   tokens: Map<string, TokenUse & { file: string }>;
   wpcRefs: Set<string>;
   kids: Set<string>;
   threads: number;
   /** Files ending in a torn line the seal recorded (a crash mid-write): named, not failed. */
   tornTails: { file: string; bytes: number }[];
+  /** Each receipt file as the pass found it, in name order. */
+  files: ReceiptFile[];
+}
+
+/** A receipt file as read: its complete lines, the hash of the last (its chain head), and whether the seal covers it. */
+export interface ReceiptFile {
+  path: string;
+  buf: Buffer;
+  covered: boolean;
+  completeLines: number;
+  head: string | null;
+}
+
+/** What the receipt steps report when nothing was read (the state the steps after a failed pass start from). */
+export function noReceipts(): ReceiptState {
+  return {
+    total: 0,
+    kinds: { decision: 0, outcome: 0, event: 0 },
+    root: null,
+    job: null,
+    window: { first: null, last: null },
+    tokens: new Map(),
+    wpcRefs: new Set(),
+    kids: new Set(),
+    threads: 0,
+    tornTails: [],
+    files: [],
+  };
 }
 
 function chooseRunner(init: SegmentInit, options: ReceiptPassOptions, bytes: number): SegmentRunner {
@@ -82,7 +113,7 @@ function chooseRunner(init: SegmentInit, options: ReceiptPassOptions, bytes: num
   return workerRunner(init, script, wanted);
 }
 
-export async function checkReceipts(
+export async function readReceipts(
   bundleDir: string,
   receiptFiles: string[],
   manifest: Manifest | undefined,
@@ -122,19 +153,7 @@ export async function checkReceipts(
       work.push(item);
     }
 
-    const state: ReceiptState = {
-      total: 0,
-      kinds: { decision: 0, outcome: 0, event: 0 },
-      root: null,
-      job: null,
-      firstTime: null,
-      lastTime: null,
-      tokens: new Map(),
-      wpcRefs: new Set(),
-      kids: new Set(),
-      threads: runner.threads,
-      tornTails: [],
-    };
+    const state: ReceiptState = { ...noReceipts(), threads: runner.threads };
     const merkle = new MerkleBuilder();
     for (const item of work) {
       const torn = checkTornTail(item, sealed.get(item.path), add);
@@ -172,34 +191,9 @@ export async function checkReceipts(
           add({ step: 'chain', code: p.code, file: item.path, line: p.line, message: p.message });
         }
       }
-      checkCounts(item, sealed.get(item.path), prevHash, add);
+      state.files.push({ path: item.path, buf: item.buf, covered: item.covered, completeLines: item.completeLines, head: prevHash });
     }
     state.root = rootAddress(merkle.root());
-    if (manifest) {
-      for (const sealedFile of sealed.keys()) {
-        if (!receiptFiles.includes(sealedFile)) {
-          add({ step: 'files', code: 'RECEIPT_FILE_MISSING', file: sealedFile, message: 'a sealed receipt file is gone' });
-        }
-      }
-      for (const path of receiptFiles) {
-        if (!sealed.has(path) && !isSealFile(path)) {
-          add({ step: 'files', code: 'RECEIPT_FILE_ADDED', file: path, message: 'a receipt file that was not sealed (added after sealing)' });
-        }
-      }
-      if (state.root !== manifest.receipts.merkle_root) {
-        add({
-          step: 'merkle',
-          code: 'MERKLE_ROOT_MISMATCH',
-          file: BUNDLE.manifest,
-          message: `the receipts give Merkle root ${state.root}, the seal says ${manifest.receipts.merkle_root}`,
-        });
-      }
-      const coveredTotal = work.filter((w) => w.covered).reduce((n, w) => n + w.completeLines, 0);
-      if (coveredTotal !== manifest.receipts.total) {
-        add({ step: 'counts', code: 'RECEIPT_TOTAL_MISMATCH', file: BUNDLE.manifest, message: `${coveredTotal} sealed receipts found, the seal says ${manifest.receipts.total}` });
-      }
-      checkTokenList(state, manifest, add);
-    }
     return state;
   } finally {
     await runner.close();
@@ -210,12 +204,11 @@ export async function checkReceipts(
  * A torn final line is accepted only as the seal recorded it (same length, same hash): returns its length then,
  * 0 otherwise. A tail that appeared, changed or vanished after sealing is a problem.
  */
-function checkTornTail(item: FileWork, sealed: Manifest['receipts']['files'][number] | undefined, add: AddProblem): number {
+function checkTornTail(item: FileWork, sealed: SealedFile | undefined, add: AddProblem): number {
   const recorded = sealed?.torn_tail;
-  const tail = item.buf.subarray(item.buf.lastIndexOf(NEWLINE) + 1);
   if (!recorded) return 0;
-  const hash = `sha256:${createHash('sha256').update(tail).digest('hex')}`;
-  if (tail.length === recorded.bytes && hash === recorded.sha256) return tail.length;
+  const tail = trailingBytes(item.buf);
+  if (tail !== undefined && tail.bytes === recorded.bytes && tail.sha256 === recorded.sha256) return tail.bytes;
   add({ step: 'counts', code: 'RECEIPT_TORN_TAIL_CHANGED', file: item.path, message: `the torn final line sealed with this file (${recorded.bytes} bytes) is not the one found` });
   return 0;
 }
@@ -259,8 +252,7 @@ function mergeSegment(state: ReceiptState, file: string, offset: number, result:
   for (const kid of result.kids) state.kids.add(kid);
   // The seal's own receipt is not part of the job: it neither widens the time window nor presents tokens.
   if (isSealFile(file)) return;
-  if (result.firstTime !== null && (state.firstTime === null || result.firstTime < state.firstTime)) state.firstTime = result.firstTime;
-  if (result.lastTime !== null && (state.lastTime === null || result.lastTime > state.lastTime)) state.lastTime = result.lastTime;
+  widenWindow(state.window, result.firstTime, result.lastTime);
   for (const use of result.tokens) {
     const line = offset + use.line;
     const seen = state.tokens.get(use.jti);
@@ -277,51 +269,73 @@ function mergeSegment(state: ReceiptState, file: string, offset: number, result:
   }
 }
 
+type SealedFile = Manifest['receipts']['files'][number];
+
+/**
+ * Steps files and counts: every sealed receipt file is still there and no server file was added (the seal's own
+ * log is not in the manifest); each sealed file has its sealed count and chain head.
+ */
+export function checkReceiptFiles(manifest: Manifest | undefined, state: ReceiptState, add: AddProblem): void {
+  if (!manifest) return;
+  const found = compareSealed(manifest.receipts.files, state.files, (f) => f.path, (f) => f.path);
+  for (const sealed of found.missing) add({ step: 'files', code: 'RECEIPT_FILE_MISSING', file: sealed.path, message: 'a sealed receipt file is gone' });
+  for (const file of found.added) {
+    if (!isSealFile(file.path)) add({ step: 'files', code: 'RECEIPT_FILE_ADDED', file: file.path, message: 'a receipt file that was not sealed (added after sealing)' });
+  }
+  for (const { sealed, present } of found.matched) checkCounts(present, sealed, add);
+}
+
 /** Count and head against the seal: lines appended after sealing, lines cut off the end, a changed last line. */
-function checkCounts(item: FileWork, sealed: Manifest['receipts']['files'][number] | undefined, head: string | null, add: AddProblem): void {
-  if (!sealed) return;
-  const n = item.completeLines;
+function checkCounts(file: ReceiptFile, sealed: SealedFile, add: AddProblem): void {
+  const n = file.completeLines;
   if (n > sealed.count) {
     add({
       step: 'counts',
       code: 'RECEIPT_APPENDED',
-      file: item.path,
+      file: file.path,
       line: sealed.count + 1,
       message: `${n - sealed.count} receipt line(s) from line ${sealed.count + 1} on were appended after sealing (sealed with ${sealed.count})`,
     });
-    const atSeal = lineHash(item.buf, sealed.count);
-    if (atSeal !== sealed.head) {
-      add({ step: 'counts', code: 'RECEIPT_HEAD_MISMATCH', file: item.path, line: sealed.count, message: 'this line is not the chain head that was sealed' });
+    if (lineHashAt(file.buf, sealed.count) !== sealed.head) {
+      add({ step: 'counts', code: 'RECEIPT_HEAD_MISMATCH', file: file.path, line: sealed.count, message: 'this line is not the chain head that was sealed' });
     }
   } else if (n < sealed.count) {
     add({
       step: 'counts',
       code: 'RECEIPT_MISSING_LINES',
-      file: item.path,
+      file: file.path,
       line: n + 1,
       message: `the file has ${n} complete line(s) but was sealed with ${sealed.count}: lines ${n + 1}..${sealed.count} are missing (truncated or deleted)`,
     });
-  } else if (head !== sealed.head) {
-    add({ step: 'counts', code: 'RECEIPT_HEAD_MISMATCH', file: item.path, line: n, message: 'the last line is not the chain head that was sealed' });
+  } else if (file.head !== sealed.head) {
+    add({ step: 'counts', code: 'RECEIPT_HEAD_MISMATCH', file: file.path, line: n, message: 'the last line is not the chain head that was sealed' });
   }
 }
 
-function lineHash(buf: Buffer, line: number): string | null {
-  if (line === 0) return null;
-  let start = 0;
-  for (let i = 1; i < line; i++) start = buf.indexOf(NEWLINE, start) + 1;
-  const end = buf.indexOf(NEWLINE, start);
-  return `sha256:${createHash('sha256').update(buf.subarray(start, end)).digest('hex')}`;
+/** Step counts: as many receipts in the sealed files as the seal says. */
+export function checkReceiptTotal(manifest: Manifest | undefined, state: ReceiptState, add: AddProblem): void {
+  if (!manifest) return;
+  const covered = state.files.filter((f) => f.covered).reduce((n, f) => n + f.completeLines, 0);
+  if (covered !== manifest.receipts.total) {
+    add({ step: 'counts', code: 'RECEIPT_TOTAL_MISMATCH', file: BUNDLE.manifest, message: `${covered} sealed receipts found, the seal says ${manifest.receipts.total}` });
+  }
 }
 
-function checkTokenList(state: ReceiptState, manifest: Manifest, add: AddProblem): void {
-  const key = (t: { jti: string; token_hash: string; sub: string; exp: number }): string => `${t.jti}|${t.token_hash}|${t.sub}|${t.exp}`;
-  const sealed = new Set(manifest.tokens.map(key));
-  const found = new Set([...state.tokens.values()].map(key));
-  for (const use of state.tokens.values()) {
-    if (!sealed.has(key(use))) add({ step: 'tokens', code: 'TOKEN_NOT_SEALED', file: use.file, line: use.line, message: `token ${use.jti} is not in the manifest's token list` });
-  }
-  for (const t of manifest.tokens) {
-    if (!found.has(key(t))) add({ step: 'tokens', code: 'TOKEN_NOT_FOUND', file: BUNDLE.manifest, message: `the manifest lists token ${t.jti}, which no receipt presents` });
-  }
+/** Step merkle: the root recomputed over the sealed receipts is the sealed root. */
+export function checkMerkleRoot(manifest: Manifest | undefined, state: ReceiptState, add: AddProblem): void {
+  if (!manifest || state.root === manifest.receipts.merkle_root) return;
+  add({
+    step: 'merkle',
+    code: 'MERKLE_ROOT_MISMATCH',
+    file: BUNDLE.manifest,
+    message: `the receipts give Merkle root ${state.root}, the seal says ${manifest.receipts.merkle_root}`,
+  });
+}
+
+/** Step tokens: the tokens the receipts present are exactly the manifest's token list. */
+export function checkTokenList(manifest: Manifest | undefined, state: ReceiptState, add: AddProblem): void {
+  if (!manifest) return;
+  const found = compareSealed(manifest.tokens, [...state.tokens.values()], tokenKey, tokenKey);
+  for (const use of found.added) add({ step: 'tokens', code: 'TOKEN_NOT_SEALED', file: use.file, line: use.line, message: `token ${use.jti} is not in the manifest's token list` });
+  for (const t of found.missing) add({ step: 'tokens', code: 'TOKEN_NOT_FOUND', file: BUNDLE.manifest, message: `the manifest lists token ${t.jti}, which no receipt presents` });
 }

@@ -2,7 +2,7 @@ import ky from 'ky';
 import { z } from 'zod';
 import { canonicalBytes, hashAddress } from '../util/canonical.js';
 import { WpcError } from '../wpc/errors.js';
-import type { RegistryBackend, ResolvedWpc } from '../wpc/registry.js';
+import type { RegistryBackend, ResolvedWpc } from '../wpc/registry-backend.js';
 import { verifyEnvelope } from './envelope.js';
 import { isValidDidFormat } from './did-key.js';
 import { sortKeysDeep } from './hash.js';

@@ -1,4 +1,4 @@
-import type { ConfigProblem } from '../config/server-config.js';
+import type { ConfigProblem } from '../config/problem.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
 import { ClawError } from '../util/errors.js';
 import { publicKeyFromDidKey } from './did-key.js';

@@ -1,7 +1,7 @@
 import type { BundleContents, LoadedReceipt } from '../bundle/contents.js';
 import type { Receipt } from '../receipts/types.js';
 import { isWriteOperation, type Operation } from '../wpc/operations.js';
-import { VERSION } from '../servers/factory.js';
+import { VERSION } from '../version.js';
 import { ClawError } from '../util/errors.js';
 import { sha256B64u, sortKeysDeep, stringifyHashB64u } from './hash.js';
 import { HASH_ADDRESS } from '../util/canonical.js';

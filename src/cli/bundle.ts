@@ -53,11 +53,6 @@ function bundleWithReceipts(io: CliIo, positionals: string[]): string {
   return dir;
 }
 
-function help(io: CliIo, spec: { summary: string; usage: string }): number {
-  io.out(`${spec.summary}\n\nusage: ${spec.usage}`);
-  return EXIT.ok;
-}
-
 function count(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number`);
@@ -80,11 +75,10 @@ const sealSpec = {
   summary: "seal a job's proof bundle: signed manifest (counts, chain heads, Merkle root, WPCs, tokens, keys) and a seal receipt",
   usage: 'claw-jira bundle seal <dir|job> [--json]',
 };
-export const bundleSealCommand: CommandSpec = {
+const bundleSealCommand: CommandSpec = {
   ...sealSpec,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-    if (values.help) return help(io, sealSpec);
     const dir = bundleDir(io, positionals);
     const home = homeOf(io);
     const key = await loadSigningKey(home, 'receipt');
@@ -148,7 +142,6 @@ export const bundleVerifyCommand: CommandSpec = {
       workers: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (values.help) return help(io, verifySpec);
     // The auditor's keys, never the bundle's own keys/trust.json: a forger would ship his own key.
     if (values.trust === undefined) throw new UsageError('--trust <trust.json> is required: the public keys you trust, not the bundle\'s own');
     const expect = values['manifest-hash'];
@@ -210,7 +203,6 @@ export const bundleReviewCommand: CommandSpec = {
   ...reviewSpec,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, { ...thresholdFlags, 'fail-on': { type: 'string' }, json: { type: 'boolean' } });
-    if (values.help) return help(io, reviewSpec);
     const failOn = (values['fail-on'] ?? 'low') as Severity;
     if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}`);
     const dir = bundleWithReceipts(io, positionals);
@@ -272,7 +264,6 @@ export const bundleRollbackPlanCommand: CommandSpec = {
       trust: { type: 'string' },
       'no-verify': { type: 'boolean' },
     });
-    if (values.help) return help(io, rollbackSpec);
     const format = values.format ?? 'md';
     if (format !== 'md' && format !== 'json') throw new UsageError('--format must be md or json');
     const dir = bundleWithReceipts(io, positionals);
@@ -314,7 +305,6 @@ export const bundleReportCommand: CommandSpec = {
       'gateway-trust': { type: 'string' },
       ...thresholdFlags,
     });
-    if (values.help) return help(io, reportSpec);
     if (values.output === undefined) throw new UsageError('-o <report.html> is required');
     const dir = bundleDir(io, positionals);
     const home = homeOf(io);
@@ -344,7 +334,6 @@ export const bundleImportGatewayCommand: CommandSpec = {
       name: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (values.help) return help(io, importSpec);
     const dids = values['signer-did'] ?? [];
     if (values.trust === undefined && dids.length === 0) {
       throw new UsageError("--trust <jwks.json|allowlist.json> or --signer-did <did:key> is required: the gateway's keys you trust");

@@ -17,7 +17,7 @@ import { JOB_ID } from '../config/server-config.js';
  * `claw-jira bundle export-claw` and `bundle verify-claw`: the sealed bundle as a Clawsig proof bundle for
  * Claw's verifier, and claw-jira's own implementation of that verifier's rules.
  */
-export const bundleExportClawCommand: CommandSpec = {
+const bundleExportClawCommand: CommandSpec = {
   name: 'bundle export-claw',
   summary: 'export a sealed bundle as a Clawsig proof bundle v1 (signed by the receipt key as did:key) and its trust_pulse.v1 summary',
   usage: 'claw-jira bundle export-claw <dir|job> [-o bundle.json] [--trust <trust.json>] [--gateway-trust <keys.json>] [--side-effect-receipts] [--omit-unbound-gateway] [--json]',
@@ -74,7 +74,7 @@ function gatewayDidsFromConfig(path: string): string[] {
   return (dids as string[] | undefined) ?? [];
 }
 
-export const bundleVerifyClawCommand: CommandSpec = {
+const bundleVerifyClawCommand: CommandSpec = {
   name: 'bundle verify-claw',
   summary: "check a Clawsig proof bundle with claw-jira's implementation of the reference verifier's rules; exit 1 on FAIL",
   usage: 'claw-jira bundle verify-claw <bundle.json> [--config <clawverify.config.json>] [--gateway-signer <did,...>] [--json]',
@@ -101,7 +101,7 @@ export const bundleVerifyClawCommand: CommandSpec = {
 };
 
 
-export const runIdCommand: CommandSpec = {
+const runIdCommand: CommandSpec = {
   name: 'run-id',
   summary: "the job's Claw run id and its anchor event hash: what a harness sends clawproxy as X-Run-Id and X-Event-Hash",
   usage: 'claw-jira run-id <job> [--json]',

@@ -4,7 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { startSimulator, SIM_FIXTURES, SIM_USERS } from '../sim/index.js';
+import { VERSION } from '../version.js';
+import { approveCommand } from './admin-commands.js';
 import { parseCommandArgs } from './args.js';
+import { bundleCommands } from './bundle.js';
+import { clawExportCommands } from './claw-commands.js';
+import { initCommand, wpcSignCommand } from './core-commands.js';
+import { cstIssueCommand } from './cst-commands.js';
+import { dispatch } from './dispatch.js';
 import { EXIT, type CliIo, type CommandSpec } from './io.js';
 
 /** The bundled bins next to this file when it runs bundled (dist/bin), else the tsc output. */
@@ -17,6 +24,8 @@ const SERVERS = {
   write: serverBin('claw-jira-write.mjs', '../servers/write.js'),
 };
 const EXAMPLES = fileURLToPath(new URL('../../wpc-examples/', import.meta.url));
+/** The commands the demo runs, through the same dispatcher as a terminal (not through main, which lists the demo). */
+const DEMO_COMMANDS: readonly CommandSpec[] = [initCommand, wpcSignCommand, cstIssueCommand, approveCommand, ...bundleCommands, ...clawExportCommands];
 
 interface Shown {
   isError: boolean;
@@ -34,7 +43,6 @@ export const demoCommand: CommandSpec = {
   usage: 'claw-jira demo [--out <dir>]',
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, { out: { type: 'string' } });
-    const { runCli } = await import('./main.js');
     const started = Date.now();
     const dir = resolve(io.cwd, values.out ?? join('demo-output', new Date().toISOString().replace(/[:.]/g, '-')));
     const home = join(dir, 'home');
@@ -45,7 +53,7 @@ export const demoCommand: CommandSpec = {
     const say = (text: string) => io.out(`   ${text}`);
     const cli = async (args: string[], quiet = false): Promise<{ code: number; out: string }> => {
       let out = '';
-      const code = await runCli(args, {
+      const code = await dispatch(DEMO_COMMANDS, args, {
         out: (text) => {
           out += `${text}\n`;
         },
@@ -89,7 +97,7 @@ export const demoCommand: CommandSpec = {
       };
       const connect = async (which: 'read' | 'write') => {
         const transport = new StdioClientTransport({ command: SERVERS[which], args: [], env: serverEnv, stderr: 'ignore' });
-        const client = new Client({ name: 'claw-jira-demo', version: '0.1.0' });
+        const client = new Client({ name: 'claw-jira-demo', version: VERSION });
         await client.connect(transport);
         clients.push(client);
         return client;

@@ -75,10 +75,3 @@ export function serverHomeDirs(home: ClawHome): string[] {
 export function adminHomeDirs(home: ClawHome): string[] {
   return [home.adminRoot, ...ADMIN_ROLES.map((role) => home.adminKeyDir(role))];
 }
-
-/** For callers that already resolved the paths (see config/paths.ts for the checks on user input). */
-export function clawHomeFromEnv(env: NodeJS.ProcessEnv = process.env): ClawHome {
-  const root = env.CLAW_HOME && env.CLAW_HOME.trim() !== '' ? env.CLAW_HOME.trim() : '.claw';
-  const admin = env.CLAW_ADMIN_HOME && env.CLAW_ADMIN_HOME.trim() !== '' ? env.CLAW_ADMIN_HOME.trim() : undefined;
-  return clawHome(root, admin ?? defaultAdminRoot(root));
-}

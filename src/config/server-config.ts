@@ -6,12 +6,9 @@ import { clawHome, defaultAdminRoot, type ClawHome } from './home.js';
 import { settingPath, type PathOptions } from './paths.js';
 import { loadClawscopeConfig, type ClawscopeConfig } from '../claw/clawscope-config.js';
 import { isWpcAddress } from '../wpc/registry.js';
+import type { ConfigProblem } from './problem.js';
 
-/** A setting that is missing or wrong: named by its variable, never by its value (it may be a secret). */
-export interface ConfigProblem {
-  variable: string;
-  message: string;
-}
+export type { ConfigProblem } from './problem.js';
 
 export type TokenSource = { kind: 'file'; path: string } | { kind: 'env'; token: string } | { kind: 'none' };
 

@@ -5,10 +5,6 @@
 export const KEY_ROLES = ['policy', 'issuer', 'receipt', 'approver'] as const;
 export type KeyRole = (typeof KEY_ROLES)[number];
 
-export function isKeyRole(value: string): value is KeyRole {
-  return (KEY_ROLES as readonly string[]).includes(value);
-}
-
 /** The roles whose private keys never live in a server home: a person signs with each, not a server. */
 export const ADMIN_ROLES = ['policy', 'issuer', 'approver'] as const satisfies readonly KeyRole[];
 export type AdminRole = (typeof ADMIN_ROLES)[number];

@@ -10,8 +10,7 @@ import { STATUS_TOOL_NAME, statusTool } from '../tools/status-tool.js';
 import type { Operation } from '../wpc/operations.js';
 import { denialResult, envelopeSchema, successResult, type ToolResultContent } from './output.js';
 import { LineLimitedStdioTransport } from './stdio-transport.js';
-
-export const VERSION = '0.1.0';
+import { VERSION } from '../version.js';
 
 /**
  * What runs a validated tool call. The shipped servers always pass the gate; the benchmark builds its own

@@ -10,6 +10,7 @@ import type { TrustStore } from '../keys/trust.js';
 import { wpcDocumentFromBytes, type WpcDocument } from './document.js';
 import { WpcError } from './errors.js';
 import { verifyWpcSignature, type WpcSignaturePayload } from './signature.js';
+import type { RegistryBackend, ResolvedWpc } from './registry-backend.js';
 
 /** A WPC whose bytes hash to its address and whose signature verifies against a trusted policy key. */
 export interface VerifiedWpc extends WpcDocument {
@@ -17,25 +18,6 @@ export interface VerifiedWpc extends WpcDocument {
   readonly signer: WpcSignaturePayload;
   /** Set when the WPC came from a clawcontrols registry: its Claw WPC v1 address and the registry that signed it. */
   readonly claw?: { readonly policy_hash_b64u: string; readonly registry_did: string };
-}
-
-/** A WPC found by an address that is not its own hash (clawcontrols: the hash of its Claw WPC v1 form). */
-export interface ResolvedWpc {
-  bytes: Uint8Array;
-  signature: string;
-  /** `sha256:<hex>` of the carried WPC's canonical bytes. */
-  hash: string;
-  /** The author the wrapper claims (`issuer_did`): must be the did:key of the policy key that signed. */
-  issuerDid: string;
-  claw: { policy_hash_b64u: string; registry_did: string };
-}
-
-/** Raw storage by address. Backends only move bytes; all checking of the WPC itself happens in `WpcRegistry`. */
-export interface RegistryBackend {
-  readonly location: string;
-  get(hex: string): Promise<{ bytes: Uint8Array; signature: string } | undefined>;
-  /** Backends that address WPCs by something else than their hash resolve the address themselves. */
-  resolve?(address: string): Promise<ResolvedWpc | undefined>;
 }
 
 /**

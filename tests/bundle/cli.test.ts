@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { buildBundle, copyBundle, makeEnv, readLines, writeLines, type BuiltBundle, type Env } from './fixture.js';
-import { captureIo } from './io.js';
+import { captureIo } from '../helpers/cli.js';
 
 let env: Env;
 let built: BuiltBundle;

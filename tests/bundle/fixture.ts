@@ -1,13 +1,11 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { clawHome, type ClawHome } from '../../src/config/home.js';
+import type { ClawHome } from '../../src/config/home.js';
 import { issueCst } from '../../src/cst/issue.js';
 import type { Scope } from '../../src/cst/scope.js';
 import { decide, type DecisionRequest } from '../../src/policy/decide.js';
 import type { SigningKey } from '../../src/keys/ed25519.js';
-import { initKeys, loadSigningKey } from '../../src/keys/store.js';
-import { TrustStore } from '../../src/keys/trust.js';
+import type { TrustStore } from '../../src/keys/trust.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import { decisionReceipt, eventReceipt, outcomeReceipt } from '../../src/receipts/build.js';
 import { ApprovalStore } from '../../src/approvals/approvals.js';
@@ -18,6 +16,7 @@ import { addressHex, type VerifiedWpc } from '../../src/wpc/registry.js';
 import type { WpcInput } from '../../src/wpc/schema.js';
 import { signWpcHash, verifyWpcSignature } from '../../src/wpc/signature.js';
 import { sealBundle } from '../../src/bundle/index.js';
+import { keyedHome } from '../helpers/env.js';
 
 /** A temporary CLAW_HOME with real keys (initKeys), removed by `cleanup`. */
 export interface Env {
@@ -30,23 +29,8 @@ export interface Env {
 }
 
 export async function makeEnv(): Promise<Env> {
-  const root = mkdtempSync(join(tmpdir(), 'claw-bundle-'));
-  const home = clawHome(join(root, 'home'));
-  await initKeys(home);
-  const keys = {
-    policy: await loadSigningKey(home, 'policy'),
-    issuer: await loadSigningKey(home, 'issuer'),
-    receipt: await loadSigningKey(home, 'receipt'),
-    approver: await loadSigningKey(home, 'approver'),
-  };
-  return {
-    root,
-    home,
-    keys,
-    trust: await TrustStore.load(home.trustFile),
-    trustPath: home.trustFile,
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
-  };
+  const { root, home, keys, trust, cleanup } = await keyedHome('claw-bundle-', (dir) => join(dir, 'home'));
+  return { root, home, keys, trust, trustPath: home.trustFile, cleanup };
 }
 
 export const BASE_WPC: WpcInput = {

@@ -1,12 +1,12 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompactSign } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importGatewayReceipts, parseGatewayKeys, sealBundle, verifyBundle, type GatewayKeys } from '../../src/bundle/index.js';
 import { bundleImportGatewayCommand } from '../../src/cli/bundle.js';
 import { buildBundle, copyBundle, makeEnv, type BuiltBundle, type Env } from './fixture.js';
-import { captureIo } from './io.js';
+import { captureIo } from '../helpers/cli.js';
 
 interface GatewayKey {
   kid: string;
@@ -117,5 +117,19 @@ describe('bundle import-gateway', () => {
     const otherGateway = await parseGatewayKeys(gatewayKey('gw-other').jwks);
     const untrusted = await verifyBundle(built.dir, { trust: env.trust, gatewayTrust: otherGateway });
     expect(untrusted.problems.filter((p) => p.code === 'GATEWAY_UNKNOWN_KEY').map((p) => p.line)).toEqual([1, 2, 3]);
+  });
+
+  it('verify names gateway receipts removed, added or re-keyed after sealing', async () => {
+    const named = async (dir: string) => (await verifyBundle(dir, { trust: env.trust, gatewayTrust: keys })).problems.map((p) => `${p.step}:${p.code}:${p.file}`);
+    const removed = copyBundle(env, built.dir, 'gw-removed');
+    rmSync(join(removed, 'gateway', 'clawproxy.jsonl'));
+    expect(await named(removed)).toContain('gateway:GATEWAY_MISSING:gateway/clawproxy.jsonl');
+    const added = copyBundle(env, built.dir, 'gw-added');
+    copyFileSync(join(added, 'gateway', 'clawproxy.jsonl'), join(added, 'gateway', 'extra.jsonl'));
+    copyFileSync(join(added, 'gateway', 'clawproxy.jwks.json'), join(added, 'gateway', 'extra.jwks.json'));
+    expect(await named(added)).toContain('gateway:GATEWAY_ADDED:gateway/extra.jsonl');
+    const rekeyed = copyBundle(env, built.dir, 'gw-rekeyed');
+    writeFileSync(join(rekeyed, 'gateway', 'clawproxy.jwks.json'), JSON.stringify(gatewayKey('gw-swapped').jwks));
+    expect(await named(rekeyed)).toEqual(['gateway:GATEWAY_KEYS_CHANGED:gateway/clawproxy.jwks.json']);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport, reviewBundle, sealBundle, verifyBundle } from '../../src/bundle/index.js';
 import { bundleReportCommand } from '../../src/cli/bundle.js';
 import { buildBundle, copyBundle, makeEnv, readLines, writeLines, type BuiltBundle, type Env } from './fixture.js';
-import { captureIo } from './io.js';
+import { captureIo } from '../helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = resolve(process.cwd(), 'test-output');

@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderRollbackMarkdown, rollbackPlan, sealBundle, type RollbackPlan } from '../../src/bundle/index.js';
 import { bundleRollbackPlanCommand } from '../../src/cli/bundle.js';
 import { buildBundle, makeEnv, type BuiltBundle, type Env } from './fixture.js';
-import { captureIo } from './io.js';
+import { captureIo } from '../helpers/cli.js';
+import { startStub, type Stub } from '../helpers/stub.js';
 
 let env: Env;
 let built: BuiltBundle;
@@ -57,11 +56,11 @@ describe('bundle rollback-plan', () => {
   });
 
   describe('--check-jira, against a Jira on a loopback socket', () => {
-    let server: Server;
+    let server: Stub;
     let base: string;
     const seen: string[] = [];
     beforeAll(async () => {
-      server = createServer((req, res) => {
+      server = await startStub((req, res) => {
         seen.push(`${req.method} ${req.url}`);
         const url = new URL(req.url ?? '/', 'http://x');
         const send = (status: number, body: unknown): void => {
@@ -80,10 +79,9 @@ describe('bundle rollback-plan', () => {
         if (url.pathname === '/rest/api/3/issue/ENG-11') return send(200, { id: '11', key: 'ENG-11', fields: { summary: 'Created ENG-11' } });
         return send(404, { errorMessages: ['Issue does not exist or you do not have permission to see it.'], errors: {} });
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      base = server.url;
     });
-    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    afterAll(() => server.close());
 
     it('warns where an issue changed after the run and resolves the transition back', async () => {
       const io = captureIo({ CLAW_HOME: env.home.root, JIRA_BASE_URL: base, JIRA_EMAIL: 'bot@example.com', JIRA_API_TOKEN: 'tok-123' }, env.root);

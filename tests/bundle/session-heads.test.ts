@@ -17,6 +17,7 @@ import { receiptHash, receiptLine, signReceipt } from '../../src/receipts/sign.j
 import type { Receipt } from '../../src/receipts/types.js';
 import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { SERVER_BIN, World, callTool, type Connected } from '../e2e/harness.js';
+import { waitForExit } from '../helpers/wait.js';
 
 const built = existsSync(SERVER_BIN.write) && existsSync(SERVER_BIN.read);
 
@@ -29,14 +30,7 @@ const WPC = {
 };
 
 async function exited(connected: Connected): Promise<void> {
-  for (let i = 0; i < 400 && connected.pid !== null; i++) {
-    try {
-      process.kill(connected.pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitForExit(connected.pid);
 }
 
 describe.skipIf(!built)('receipts before the seal (real servers)', () => {

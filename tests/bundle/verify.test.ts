@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeManifest, isSealFile, listReceiptFiles, sealBundle, verifyBundle, writeSeal, type BundleProblem } from '../../src/bundle/index.js';
+import { computeManifest, isSealFile, listReceiptFiles, manifestBytes, sealBundle, verifyBundle, writeSeal, type BundleProblem, type Manifest } from '../../src/bundle/index.js';
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
 import { TrustStore } from '../../src/keys/trust.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
@@ -271,5 +271,60 @@ describe('bundle verify: what a lying gate would record (validly signed)', () =>
     const empty = join(env.root, 'bundles', 'empty');
     mkdirSync(empty, { recursive: true });
     await expect(sealBundle(empty, { key: env.keys.receipt })).rejects.toMatchObject({ code: 'BUNDLE_EMPTY' });
+  });
+});
+
+describe('bundle verify: each sealed-vs-present comparison names its tampering', () => {
+  /** manifest.json rewritten, canonically (its signature and the seal receipt then no longer match, which verify names too). */
+  function editManifest(dir: string, change: (manifest: Manifest) => void): void {
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    change(manifest);
+    writeFileSync(join(dir, 'manifest.json'), manifestBytes(manifest));
+  }
+
+  it('a token presented by the receipts but not sealed, and one sealed but presented by none', async () => {
+    const { problems } = await tampered('tokens-swapped', (dir) =>
+      editManifest(dir, (m) => {
+        m.tokens = [{ jti: 'jti-nobody-presented', token_hash: `sha256:${'c'.repeat(64)}`, sub: 'agent', exp: 1 }];
+      }),
+    );
+    expect(has(problems, { step: 'tokens', code: 'TOKEN_NOT_SEALED' })).toBe(true);
+    expect(has(problems, { step: 'tokens', code: 'TOKEN_NOT_FOUND', file: 'manifest.json' })).toBe(true);
+    expect(has(problems, { step: 'manifest', code: 'MANIFEST_HASH_MISMATCH' })).toBe(true);
+  });
+
+  it('a chain head that is not the sealed one, at the same count', async () => {
+    const count = readLines(sealed.dir, sealed.writeFile).length;
+    const { problems } = await tampered('head-swapped', (dir) =>
+      editManifest(dir, (m) => {
+        const file = m.receipts.files.find((f) => f.path === sealed.writeFile);
+        if (file) file.head = `sha256:${'d'.repeat(64)}`;
+      }),
+    );
+    expect(has(problems, { step: 'counts', code: 'RECEIPT_HEAD_MISMATCH', file: sealed.writeFile, line: count })).toBe(true);
+  });
+
+  it('keys/trust.json changed after sealing', async () => {
+    const { problems } = await tampered('trust-changed', (dir) => {
+      const path = join(dir, 'keys', 'trust.json');
+      writeFileSync(path, `${readFileSync(path, 'utf8').trimEnd()} \n`);
+    });
+    expect(problems).toEqual([expect.objectContaining({ step: 'files', code: 'KEYS_CHANGED', file: 'keys/trust.json' })]);
+  });
+
+  it("a WPC's signature file replaced after sealing", async () => {
+    const sigFile = `wpc/${addressHex(sealed.wpc.hash)}.sig`;
+    const { problems } = await tampered('wpc-sig-changed', (dir) => {
+      writeFileSync(join(dir, sigFile), `${readFileSync(join(dir, sigFile), 'utf8').trim()}\n\n`);
+    });
+    expect(has(problems, { step: 'wpc', code: 'WPC_SIGNATURE_CHANGED', file: sigFile })).toBe(true);
+  });
+
+  it('an approval file added after sealing', async () => {
+    const { problems } = await tampered('approval-added', (dir) => {
+      const source = join(dir, 'approvals', `${sealed.approvalId}.json`);
+      writeFileSync(join(dir, 'approvals', 'req-added-later.json'), readFileSync(source));
+    });
+    expect(has(problems, { step: 'approvals', code: 'APPROVAL_ADDED', file: 'approvals/req-added-later.json' })).toBe(true);
   });
 });

@@ -11,11 +11,11 @@
  * Test-only: `serve(hash, body)` makes the registry answer anything (a compromised or buggy registry).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { createEnvelope, envelopeSigner, type EnvelopeSigner } from '../../src/claw/envelope.js';
 import { jcsHashB64u } from '../../src/claw/hash.js';
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
+import { startStub } from '../helpers/stub.js';
 
 export interface FakeClawcontrols {
   url: string;
@@ -79,17 +79,12 @@ export async function startFakeClawcontrols(): Promise<FakeClawcontrols> {
     return [404, error('NOT_FOUND', 'no such route')];
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const [status, value] = handle(req, Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
-      res.end(typeof value === 'string' ? value : JSON.stringify(value));
-    });
+  const server = await startStub((recorded, res, req) => {
+    const [status, value] = handle(req, recorded.body);
+    res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+    res.end(typeof value === 'string' ? value : JSON.stringify(value));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = server.url;
   return {
     url,
     did: signer.did,
@@ -104,10 +99,6 @@ export async function startFakeClawcontrols(): Promise<FakeClawcontrols> {
       const record = stored.get(hash);
       if (record) record.payload = { ...record.payload, policy_id: `${String(record.payload.policy_id)}-changed` };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }

@@ -12,9 +12,9 @@
  * Test-only switch: `outage` (the service answers 503, or drops the connection).
  */
 import { createHash, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { canonicalize } from 'json-canonicalize';
+import { startStub } from '../helpers/stub.js';
 
 export interface ScopeKey {
   privateKey: KeyObject;
@@ -171,35 +171,30 @@ export async function startFakeClawscope(): Promise<FakeClawscope> {
     },
   };
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (fake.outage === 'drop') {
-        req.socket.destroy();
-        return;
+  const server = await startStub((recorded, res, req) => {
+    if (fake.outage === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    const send = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(value));
+    };
+    if (fake.outage === '503') return send(503, { error: 'SERVICE_UNAVAILABLE', message: 'down for the test' });
+    const route = routes[`${req.method} ${(req.url ?? '').split('?')[0]}`];
+    if (!route) return send(404, { error: 'NOT_FOUND', message: 'no such route' });
+    let body: Record<string, unknown> = {};
+    if (req.method === 'POST') {
+      try {
+        body = JSON.parse(recorded.body || '{}') as Record<string, unknown>;
+      } catch {
+        return send(400, { error: 'INVALID_JSON', message: 'body is not JSON' });
       }
-      const send = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-        res.writeHead(status, { 'content-type': 'application/json', ...headers });
-        res.end(JSON.stringify(value));
-      };
-      if (fake.outage === '503') return send(503, { error: 'SERVICE_UNAVAILABLE', message: 'down for the test' });
-      const route = routes[`${req.method} ${(req.url ?? '').split('?')[0]}`];
-      if (!route) return send(404, { error: 'NOT_FOUND', message: 'no such route' });
-      let body: Record<string, unknown> = {};
-      if (req.method === 'POST') {
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-        } catch {
-          return send(400, { error: 'INVALID_JSON', message: 'body is not JSON' });
-        }
-      }
-      const [status, value] = route(body, req);
-      send(status, value, req.url === '/v1/jwks' ? { 'cache-control': 'public, max-age=300' } : {});
-    });
+    }
+    const [status, value] = route(body, req);
+    send(status, value, req.url === '/v1/jwks' ? { 'cache-control': 'public, max-age=300' } : {});
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = server.url;
 
   const post = async (path: string, body: unknown, headers: Record<string, string>): Promise<unknown> => {
     const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -220,11 +215,7 @@ export async function startFakeClawscope(): Promise<FakeClawscope> {
       return (await post('/v1/tokens/revoke', { token, reason: 'test' }, { 'x-cst': controller })) as { status: string; token_hash: string };
     },
     jwks: async () => (await fetch(`${url}/v1/jwks`)).json(),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
   return fake;
 }

@@ -7,12 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sealBundle } from '../../src/bundle/index.js';
-import { createEnvelope, envelopeSigner } from '../../src/claw/envelope.js';
+import { envelopeSigner } from '../../src/claw/envelope.js';
 import { runCli } from '../../src/cli/main.js';
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
 import { buildBundle, makeEnv, type BuiltBundle, type Env } from '../bundle/fixture.js';
-import { captureIo } from '../bundle/io.js';
-import { exportBinding } from './binding.js';
+import { captureIo } from '../helpers/cli.js';
+import { clawproxyReceiptLine, exportBinding } from './binding.js';
 
 let env: Env;
 let built: BuiltBundle;
@@ -31,21 +31,12 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
 it('a bound clawproxy receipt travels into the Claw bundle unchanged and lifts it to the gateway tier', async () => {
   const binding = exportBinding(built.dir);
   const gateway = envelopeSigner(await signingKeyFromJwk((await generateSigningKey()).privateJwk));
-  const payload = {
-    receipt_version: '1',
-    receipt_id: 'rcpt_bound_export',
-    gateway_id: 'did:web:clawproxy.com',
-    provider: 'anthropic',
-    model: 'claude-sonnet-4',
-    request_hash_b64u: 'znFMvVUosicygIr9uAwLugv-vYW--WPViQLpMQ6daXI',
-    response_hash_b64u: 'I-UgWdP2Vh8iGQumBflRpGs7RqcR0pDjlOXPSk4ylBY',
-    tokens_input: 0,
-    tokens_output: 0,
-    latency_ms: 640,
+  const line = clawproxyReceiptLine(gateway, {
+    id: 'rcpt_bound_export',
     timestamp: new Date().toISOString(),
+    latency_ms: 640,
     binding: { run_id: binding.run_id, event_hash_b64u: binding.event_hash_b64u, nonce: 'idem-1' },
-  };
-  const line = JSON.stringify(createEnvelope('gateway_receipt', payload, gateway, { issuedAt: payload.timestamp }));
+  });
   const source = join(env.root, 'clawproxy.jsonl');
   writeFileSync(source, `${line}\n`);
   const keys = join(env.root, 'gateway-keys.json');

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/bundle/contents.js';
 import { reviewBundle, sealBundle, verifyBundle, loadGatewayKeys } from '../../src/bundle/index.js';
-import { createEnvelope, envelopeSigner, type EnvelopeSigner } from '../../src/claw/envelope.js';
+import { envelopeSigner, type EnvelopeSigner } from '../../src/claw/envelope.js';
 import { sortKeysDeep, stringifyHashB64u } from '../../src/claw/hash.js';
-import { exportBinding } from './binding.js';
+import { clawproxyReceiptLine, exportBinding } from './binding.js';
 import { bundleImportGatewayCommand, bundleReviewCommand, bundleVerifyCommand } from '../../src/cli/bundle.js';
 import { generateSigningKey, signingKeyFromJwk } from '../../src/keys/ed25519.js';
 import { readClawJson, CLAW_SCHEMA_DIR } from '../claw/schema-path.js';
 import { buildBundle, copyBundle, makeEnv, type BuiltBundle, type Env } from '../bundle/fixture.js';
-import { captureIo } from '../bundle/io.js';
+import { captureIo } from '../helpers/cli.js';
 
 /** The real clawproxy-shaped receipt of the conformance vector, and the allowlist that vector verifies it with. */
 const VECTOR = readClawJson<{ payload: { receipts: Array<Record<string, unknown>> } }>('fixtures/protocol-conformance/proof_bundle_pass.v1.json');
@@ -43,21 +43,7 @@ function file(name: string, text: string): string {
 
 /** A receipt our own test gateway signs, as clawproxy would (payload keys in clawproxy's order). */
 function receipt(id: string, binding?: Record<string, unknown>, signer: EnvelopeSigner = gateway): string {
-  const payload = {
-    receipt_version: '1',
-    receipt_id: id,
-    gateway_id: 'did:web:clawproxy.com',
-    provider: 'anthropic',
-    model: 'claude-sonnet-4',
-    request_hash_b64u: 'znFMvVUosicygIr9uAwLugv-vYW--WPViQLpMQ6daXI',
-    response_hash_b64u: 'I-UgWdP2Vh8iGQumBflRpGs7RqcR0pDjlOXPSk4ylBY',
-    tokens_input: 0,
-    tokens_output: 0,
-    latency_ms: 812,
-    timestamp: '2025-03-01T10:01:30.000Z',
-    ...(binding ? { binding } : {}),
-  };
-  return JSON.stringify(createEnvelope('gateway_receipt', payload, signer, { issuedAt: '2025-03-01T10:01:30.000Z' }));
+  return clawproxyReceiptLine(signer, { id, timestamp: '2025-03-01T10:01:30.000Z', latency_ms: 812, ...(binding ? { binding } : {}) });
 }
 
 async function newSigner(): Promise<EnvelopeSigner> {

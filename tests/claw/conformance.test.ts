@@ -3,6 +3,7 @@ import { verifyClawBundle } from '../../src/claw/verify-bundle.js';
 import { join } from 'node:path';
 import { CLAW_SCHEMA_DIR, readClawJson } from './schema-path.js';
 import { protocolAjv } from './protocol-ajv.js';
+import { runCliCaptured } from '../helpers/cli.js';
 
 interface Vector {
   name: string;
@@ -59,13 +60,7 @@ describe('the shape step agrees with ajv on the vectors', () => {
 });
 
 describe('claw-jira bundle verify-claw (the CLI over a vector)', () => {
-  const run = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> => {
-    const { runCli } = await import('../../src/cli/main.js');
-    let out = '';
-    let err = '';
-    const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env: { PATH: process.env.PATH ?? '', ...env }, cwd: CLAW_SCHEMA_DIR });
-    return { code, out, err };
-  };
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runCliCaptured(args, { PATH: process.env.PATH ?? '', ...env }, CLAW_SCHEMA_DIR);
   const pass = 'fixtures/protocol-conformance/proof_bundle_pass.v1.json';
 
   it('needs a gateway allowlist for bound gateway receipts, from --config, --gateway-signer or GATEWAY_RECEIPT_SIGNER_DIDS', async () => {

@@ -3,15 +3,15 @@
  * points at an unlisted tool misleads the model. Every description names only tools the same server lists
  * under the WPC and token in force; pointers between tools come and go with the listed set.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { describe, expect, it } from 'vitest';
+import { type RunningSimulator } from '../../src/sim/index.js';
 import { World, type Connected } from '../e2e/harness.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 5 });
+useSimulator({ seed: 5 }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
 
 async function described(server: Connected): Promise<Map<string, string>> {
   const { tools } = await server.client.listTools();

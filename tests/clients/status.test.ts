@@ -7,9 +7,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { receiptHash, receiptLine } from '../../src/receipts/sign.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { type RunningSimulator } from '../../src/sim/index.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { World, callTool, type Connected } from '../e2e/harness.js';
+import { useSimulator } from '../helpers/sim.js';
 
 interface Status {
   server: string;
@@ -33,10 +34,9 @@ async function listed(server: Connected): Promise<string[]> {
 }
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 11 });
+useSimulator({ seed: 11 }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
 
 describe('a ready server reports itself', () => {
   let world: World;

@@ -3,20 +3,20 @@
  * Jira's dialect, not only ours.
  */
 import { Version3Client } from 'jira.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_FIXTURES, SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { describe, expect, it } from 'vitest';
+import { SIM_FIXTURES, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
 let jira: Version3Client;
 
-beforeAll(async () => {
-  sim = await startSimulator();
+useSimulator({}, (started) => {
+  sim = started;
   jira = new Version3Client({
     host: sim.url,
     authentication: { basic: { email: SIM_USERS.agent.email, apiToken: SIM_USERS.agent.apiToken } },
   });
 });
-afterAll(() => sim.close());
 
 describe('jira.js Version3Client against the simulator', () => {
   it('runs an enhanced search and follows nextPageToken', async () => {

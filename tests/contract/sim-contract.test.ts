@@ -2,19 +2,18 @@
  * Every simulator response for the operations it serves validates against the Jira spec's schema
  * for that status, and every request these tests send validates against the spec too.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SIM_FIXTURES, SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { describe, expect, it } from 'vitest';
+import { SIM_FIXTURES, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import { adf, basicAuth, call, type JiraReply } from '../sim/helpers.js';
 import { assertValidRequest, assertValidResponse, jiraSpec, validateResponse } from './openapi.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
 const checked = new Map<string, Set<number>>();
 
-beforeAll(async () => {
-  sim = await startSimulator();
+useSimulator({ reset: true }, (started) => {
+  sim = started;
 });
-beforeEach(() => sim.reset());
-afterAll(() => sim.close());
 
 /** Sends a request as `user`, checks request and response against the spec, returns the reply. */
 async function jira(method: string, path: string, body?: unknown, user = SIM_USERS.agent): Promise<JiraReply<any>> {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/util/canonical.js';
-import { removeDir, tempDir } from './helpers/env.js';
+import { removeDir, tempDir } from '../helpers/env.js';
 import { runNode } from './helpers/child.js';
 import { transpileCore } from './helpers/transpile.js';
 

@@ -1,27 +1,25 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRevocationList, UrlRevocationSource, type RevocationList } from '../../src/cst/revocation.js';
 import { makeEnv, type CoreEnv } from './helpers/env.js';
+import { startStub, type Stub } from '../helpers/stub.js';
 
 /** A revocation list published on a static host (127.0.0.1), whose answer each test sets. */
 let env: CoreEnv;
-let server: Server;
+let server: Stub;
 let url: string;
 let answer: { status: number; body: string } = { status: 404, body: '' };
 let hits = 0;
 
 beforeAll(async () => {
   env = await makeEnv();
-  server = createServer((_req, res) => {
+  server = await startStub((_req, res) => {
     hits++;
     res.writeHead(answer.status, { 'content-type': 'application/jose' }).end(answer.body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/revocations.jws`;
+  url = `${server.url}/revocations.jws`;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   env.cleanup();
 });
 

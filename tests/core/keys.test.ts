@@ -14,7 +14,7 @@ import {
 import { KEY_ROLES } from '../../src/keys/roles.js';
 import { initKeys, loadSigningKey, loadTrust } from '../../src/keys/store.js';
 import { TrustStore } from '../../src/keys/trust.js';
-import { removeDir, tempDir } from './helpers/env.js';
+import { removeDir, tempDir } from '../helpers/env.js';
 
 const dirs: string[] = [];
 function freshHome() {

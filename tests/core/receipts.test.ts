@@ -9,7 +9,8 @@ import { NODE_RECEIPT_FS, ReceiptLog, RECEIPTS_DIR, type ReceiptFs } from '../..
 import { readHeadFile, receiptPublicKey } from '../../src/receipts/heads.js';
 import { signReceipt, signReceiptLine } from '../../src/receipts/sign.js';
 import type { Receipt, ReceiptContent } from '../../src/receipts/types.js';
-import { makeEnv, removeDir, tempDir, type CoreEnv } from './helpers/env.js';
+import { removeDir, tempDir } from '../helpers/env.js';
+import { makeEnv, type CoreEnv } from './helpers/env.js';
 import { runNode } from './helpers/child.js';
 import { transpileCore } from './helpers/transpile.js';
 

@@ -10,7 +10,7 @@ import { initKeys } from '../../src/keys/store.js';
 import { readTrustFile } from '../../src/keys/trust.js';
 import { hashAddress } from '../../src/util/canonical.js';
 import { clawHome } from '../../src/config/home.js';
-import { removeDir, tempDir } from './helpers/env.js';
+import { removeDir, tempDir } from '../helpers/env.js';
 
 const dirs: string[] = [];
 afterEach(() => {

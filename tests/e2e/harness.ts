@@ -8,10 +8,11 @@ import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import { runCli } from '../../src/cli/main.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
+import { waitForExit } from '../helpers/wait.js';
+import { runCliCaptured, type CliResult } from '../helpers/cli.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 /** The bins exactly as users run them (`npm run build` bundles each into one file). */
@@ -20,12 +21,6 @@ export const SERVER_BIN = {
   write: join(ROOT, 'dist', 'bin', 'claw-jira-write.mjs'),
 } as const;
 export const CLI_BIN = join(ROOT, 'dist', 'bin', 'claw-jira.mjs');
-
-export interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
 
 export interface WorldOptions {
   /** A WPC object or a path under wpc-examples/. */
@@ -99,19 +94,7 @@ export class World {
   }
 
   async cli(argv: string[], env: Record<string, string> = this.baseEnv()): Promise<CliResult> {
-    let out = '';
-    let err = '';
-    const code = await runCli(argv, {
-      out: (text) => {
-        out += text.endsWith('\n') ? text : `${text}\n`;
-      },
-      err: (text) => {
-        err += text.endsWith('\n') ? text : `${text}\n`;
-      },
-      env,
-      cwd: this.dir,
-    });
-    return { code, out, err };
+    return runCliCaptured(argv, env, this.dir);
   }
 
   async cliOk(argv: string[], env?: Record<string, string>): Promise<CliResult> {
@@ -223,12 +206,5 @@ export async function toolNames(connected: Connected): Promise<string[]> {
 /** Close a server's stdio and wait for its process to end, so its receipt log is final (before a seal). */
 export async function stopServer(connected: Connected): Promise<void> {
   await connected.close();
-  for (let i = 0; i < 200 && connected.pid !== null; i++) {
-    try {
-      process.kill(connected.pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitForExit(connected.pid, { timeoutMs: 5_000 });
 }

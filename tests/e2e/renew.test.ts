@@ -6,14 +6,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { type RunningSimulator } from '../../src/sim/index.js';
+import { waitFor } from '../helpers/wait.js';
 import { CLI_BIN, World, callTool, toolNames } from './harness.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 5 });
+useSimulator({ seed: 5 }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
 
 const SHORT = {
   wpc_version: 'v1',
@@ -25,14 +26,6 @@ const SHORT = {
 function claims(file: string): { jti: string; exp: number } {
   const token = readFileSync(file, 'utf8').trim();
   return JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as { jti: string; exp: number };
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, limitMs = 30_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('cst renew', () => {
@@ -83,10 +76,10 @@ describe('cst renew', () => {
     const renewed = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0' });
     const control = await world.connect('read', { CLAW_CLOCK_SKEW_SECONDS: '0', CLAW_CST_FILE: fixed });
 
-    await until('the first token to expire', () => Date.now() / 1000 > original.exp + 1);
-    await until('the control server to drop its tools', async () => (await toolNames(control)).length === 0);
+    await waitFor('the first token to expire', () => (Date.now() / 1000 > original.exp + 1 ? true : undefined), { timeoutMs: 30_000, stepMs: 100 });
+    await waitFor('the control server to drop its tools', async () => ((await toolNames(control)).length === 0 ? true : undefined), { timeoutMs: 30_000, stepMs: 100 });
     expect((await callTool(control, 'jira_get_issue', { issue_key: 'ENG-1' })).structured.code).toBe('CST_EXPIRED');
-    await until('the renewed server to list its tools', async () => (await toolNames(renewed)).includes('jira_get_issue'));
+    await waitFor('the renewed server to list its tools', async () => ((await toolNames(renewed)).includes('jira_get_issue') ? true : undefined), { timeoutMs: 30_000, stepMs: 100 });
 
     expect(claims(world.tokenFile).jti).not.toBe(original.jti);
     const result = await callTool(renewed, 'jira_get_issue', { issue_key: 'ENG-1' });

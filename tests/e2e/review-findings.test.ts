@@ -9,6 +9,7 @@ import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { hashAddress } from '../../src/util/canonical.js';
 import { World, callTool, toolNames } from './harness.js';
 import { issuePath, jiraAsUser as jiraAsUserOn } from './threat-helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Set up Jira data directly, as a Jira user would, outside the gate (on this file's simulator). */
 const jiraAsUser = (method: string, path: string, body?: unknown) => jiraAsUserOn(sim, method, path, body);
@@ -210,10 +211,7 @@ describe('a write Jira accepted whose read-back failed is in doubt, not just fai
       // Hold the PUT so the read-back can be made to fail after Jira has applied the write.
       sim.faults.add({ kind: 'latency', latencyMs: 800, match: { method: 'PUT', pathPrefix: issuePath(sim, 'ENG-7') }, times: 1 });
       const pending = callTool(write, 'jira_update_issue', { issue_key: 'ENG-7', summary: 'applied, then unverifiable' });
-      const deadline = Date.now() + 5000;
-      while (!world.receipts().some((receipt) => receipt.kind === 'decision' && receipt.decision?.effect === 'allow') && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor('the allow decision receipt', () => world.receipts().find((receipt) => receipt.kind === 'decision' && receipt.decision?.effect === 'allow'), { timeoutMs: 5_000 });
       sim.faults.add({ kind: '429', retryAfterSeconds: 0, match: { method: 'GET', pathPrefix: issuePath(sim, 'ENG-7') }, times: 10 });
       const result = await pending;
       sim.faults.clear();

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, toolNames } from './harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 let sim: RunningSimulator;
 beforeAll(async () => {
@@ -69,8 +70,7 @@ describe('a running server follows its token file', () => {
     expect(await toolNames(server)).toEqual(['jira_add_comment']);
     const refused = await callTool(server, 'jira_update_issue', { issue_key: 'ENG-3', summary: 'should not happen' });
     expect(refused.structured.code).toBe('SCOPE_OPERATION_NOT_GRANTED');
-    const deadline = Date.now() + 6000;
-    while (!notified && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the tool list change notification', () => (notified ? true : undefined), { timeoutMs: 6_000, stepMs: 100 });
     expect(notified).toBe(true);
     await server.close();
   });

@@ -5,7 +5,6 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import { receiptHash, receiptLine } from '../../src/receipts/sign.js';
@@ -113,17 +112,6 @@ export async function expectAllowed(connected: Connected, tool: string, args: Re
   record(result);
   expect(result.isError, `${tool} ${JSON.stringify(args)} was refused: ${result.text}`).toBe(false);
   return result;
-}
-
-/** Poll until `check` returns a value, bounded; throws with `what` on timeout. */
-export async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 10_000, stepMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
 }
 
 /** Every regular file under `dir`, recursively (bounded depth), for leak greps. */

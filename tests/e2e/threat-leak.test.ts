@@ -12,15 +12,15 @@ import { clawHome } from '../../src/config/home.js';
 import { loadSigningKey } from '../../src/keys/store.js';
 import { ReceiptLog } from '../../src/receipts/log.js';
 import type { Receipt } from '../../src/receipts/types.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, type Connected } from './harness.js';
 import { hashOf, jiraAsUser as jiraAsUserOf, mark } from './threat-helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 7 });
+useSimulator({ seed: 7 }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
 
 const jiraAsUser = (method: string, path: string, body?: unknown) => jiraAsUserOf(sim, method, path, body);
 

@@ -7,19 +7,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { SIM_FIXTURES, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
 import { World, callTool, toolNames, type Connected, type ToolCallResult } from './harness.js';
 import { WRITER_WPC, expectAllowed, expectRefused, hashOf, issuePath, mark, writesSince } from './threat-helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 const HR_ID = SIM_FIXTURES.projects.find((project) => project.key === 'HR')?.id as string;
 const [MOVED_OUT, , MOVED_IN] = SIM_FIXTURES.movedIssues; // ENG-42 → SEC-61, SEC-9 → ENG-121
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 42 });
+useSimulator({ seed: 42 }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
 
 interface SearchData {
   jql_sent: string;

@@ -3,23 +3,23 @@
  * stdio against the simulator. Each attack edits, deletes or rolls back a file under CLAW_HOME (or races the
  * write path) and must leave Jira unchanged with a denial receipt naming the refusal.
  */
-import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewBundle } from '../../src/bundle/review.js';
 import { clawHome } from '../../src/config/home.js';
-import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { SIM_FIXTURES, type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, type Connected } from './harness.js';
-import { expectAllowed, expectRefused, hashOf, mark, waitFor, writesSince } from './threat-helpers.js';
+import { waitFor } from '../helpers/wait.js';
+import { expectAllowed, expectRefused, hashOf, mark, writesSince } from './threat-helpers.js';
+import { useSimulator } from '../helpers/sim.js';
+import { startStub, type Stub } from '../helpers/stub.js';
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 42 });
+useSimulator({ seed: 42, clearFaults: true }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
-afterEach(() => sim.faults.clear());
 
 const STATE_WPC = {
   wpc_version: 'v1',
@@ -40,22 +40,20 @@ const update = (summary: string) => ({ issue_key: SIM_FIXTURES.issues.todo, summ
 
 describe('threat: rollback of the revocation list', () => {
   let world: World;
-  let http: Server;
+  let http: Stub;
   let served = '';
   let url = '';
 
   beforeAll(async () => {
     world = await World.create({ wpc: STATE_WPC, sim, job: 'job-revocation' });
-    http = createServer((_req, res) => {
+    http = await startStub((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/jose' });
       res.end(served);
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const address = http.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/revocations.jws`;
+    url = `${http.url}/revocations.jws`;
   });
   afterAll(async () => {
-    await new Promise((resolve) => http.close(resolve));
+    await http.close();
     await world?.close();
   });
 

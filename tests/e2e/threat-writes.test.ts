@@ -3,21 +3,21 @@
  * end to end: the built write server over stdio against the simulator with injected faults.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reviewBundle } from '../../src/bundle/review.js';
 import { TrustStore } from '../../src/keys/trust.js';
 import { verifyReceiptChain } from '../../src/receipts/chain.js';
 import type { Receipt } from '../../src/receipts/types.js';
-import { SIM_FIXTURES, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { SIM_FIXTURES, type RunningSimulator } from '../../src/sim/index.js';
 import { World, callTool, type Connected } from './harness.js';
-import { WRITER_WPC, bundleOf, expectAllowed, expectRefused, hashOf, issuePath, mark, waitFor, writesSince } from './threat-helpers.js';
+import { waitFor } from '../helpers/wait.js';
+import { WRITER_WPC, bundleOf, expectAllowed, expectRefused, hashOf, issuePath, mark, writesSince } from './threat-helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, seed: 42 });
+useSimulator({ seed: 42, clearFaults: true }, (started) => {
+  sim = started;
 });
-afterAll(async () => sim?.close());
-afterEach(() => sim.faults.clear());
 
 function summaryOf(key: string): unknown {
   return sim.snapshot().issues.find((issue) => issue.key === key)?.summary;

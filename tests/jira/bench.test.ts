@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchClientOverhead } from '../../src/bench/client.js';
 import { Secret } from '../../src/jira/secret.js';
-import { json, startStub, type Stub } from './helpers/stub.js';
+import { json, startStub, type Stub } from '../helpers/stub.js';
 
 // Shape only: numbers are for `npm run bench`, never asserted here.
 describe('benchClientOverhead', () => {

@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JiraClient, type JiraClientOptions } from '../../src/jira/client.js';
 import { JiraError, JiraHttpError } from '../../src/jira/errors.js';
 import { Secret } from '../../src/jira/secret.js';
-import { json, recordingSleep, startStub, type Stub, type StubHandler } from './helpers/stub.js';
+import { json, recordingSleep, useStubs, type StubHandler } from '../helpers/stub.js';
 
 const TOKEN = 'ATATT3xFfGF0-client-test-token-91e2';
 const DOC = { version: 1 as const, type: 'doc' as const, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'hi' }] }] };
 
-const stubs: Stub[] = [];
-afterEach(async () => {
-  await Promise.all(stubs.splice(0).map((s) => s.close()));
-});
-
-async function stub(handler: StubHandler): Promise<Stub> {
-  const s = await startStub(handler);
-  stubs.push(s);
-  return s;
-}
+const stub = useStubs();
 
 function client(url: string, extra: Partial<JiraClientOptions> = {}): JiraClient {
   return new JiraClient({ baseUrl: url, auth: { kind: 'bearer', token: new Secret(TOKEN) }, sleep: recordingSleep().sleep, ...extra });

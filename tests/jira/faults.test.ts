@@ -2,28 +2,20 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JiraAuth } from '../../src/jira/auth.js';
 import { JiraClient, type JiraClientOptions } from '../../src/jira/client.js';
 import { JiraError } from '../../src/jira/errors.js';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter } from '../../src/jira/retry.js';
 import { Secret } from '../../src/jira/secret.js';
-import { json, recordingSleep, startStub, type Stub, type StubHandler } from './helpers/stub.js';
+import { json, recordingSleep, useStubs, type StubHandler } from '../helpers/stub.js';
 
 const TOKEN = 'ATATT3xFfGF0-fault-test-token-5c4d';
 const EMAIL = 'bot@acme.com';
 const BASIC = Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64');
 const NOW = Date.UTC(2030, 0, 1);
 
-const stubs: Stub[] = [];
-afterEach(async () => {
-  await Promise.all(stubs.splice(0).map((s) => s.close()));
-});
-async function stub(handler: StubHandler): Promise<Stub> {
-  const s = await startStub(handler);
-  stubs.push(s);
-  return s;
-}
+const stub = useStubs();
 
 function setup(url: string, extra: Partial<JiraClientOptions> = {}, auth: JiraAuth = { kind: 'bearer', token: new Secret(TOKEN) }) {
   const rec = recordingSleep();

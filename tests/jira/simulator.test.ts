@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { adfToMarkdown, JiraClient, markdownToAdf, Secret, type JiraAuth, type JiraClientOptions } from '../../src/jira/index.js';
 import { SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
-import { recordingSleep } from './helpers/stub.js';
+import { recordingSleep } from '../helpers/stub.js';
 
 const agent = SIM_USERS.agent;
 const BASIC: JiraAuth = { kind: 'basic', email: agent.email, apiToken: new Secret(agent.apiToken) };

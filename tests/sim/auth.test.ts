@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_FIXTURES, SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { describe, expect, it } from 'vitest';
+import { SIM_FIXTURES, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import { adf, basicAuth, bearerAuth, call, client, jql } from './helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
 
-beforeAll(async () => {
-  sim = await startSimulator();
+useSimulator({}, (started) => {
+  sim = started;
 });
-afterAll(() => sim.close());
 
 const UNAUTHENTICATED = 'Client must be authenticated to access this resource.';
 

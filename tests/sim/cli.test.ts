@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { runSimulatorCli } from '../../src/sim/cli.js';
 import { SIM_USERS } from '../../src/sim/index.js';
+import { waitFor } from '../helpers/wait.js';
 import { basicAuth, call } from './helpers.js';
 
 function sink() {
   const chunks: string[] = [];
   return { write: (chunk: string) => chunks.push(chunk), text: () => chunks.join('') };
-}
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('timed out');
 }
 
 describe('claw-jira sim', () => {
@@ -24,7 +15,7 @@ describe('claw-jira sim', () => {
     const stderr = sink();
     const controller = new AbortController();
     const exit = runSimulatorCli(['--port', '0', '--seed', '7'], { stdout, stderr, signal: controller.signal });
-    const url = await waitFor(() => /^claw-jira sim listening on (http:\/\/127\.0\.0\.1:\d+)\n$/.exec(stdout.text())?.[1]);
+    const url = await waitFor('the simulator to listen', () => /^claw-jira sim listening on (http:\/\/127\.0\.0\.1:\d+)\n$/.exec(stdout.text())?.[1]);
     expect(stderr.text()).toContain(SIM_USERS.agent.email);
     const reply = await call(url, 'GET', '/rest/api/3/myself', { auth: basicAuth(SIM_USERS.agent) });
     expect(reply.status).toBe(200);
@@ -36,7 +27,7 @@ describe('claw-jira sim', () => {
   it('stops on SIGTERM', async () => {
     const stdout = sink();
     const exit = runSimulatorCli(['--port', '0'], { stdout, stderr: sink() });
-    await waitFor(() => (stdout.text().includes('listening') ? true : undefined));
+    await waitFor('the simulator to listen', () => (stdout.text().includes('listening') ? true : undefined));
     process.emit('SIGTERM');
     await expect(exit).resolves.toBe(0);
   });

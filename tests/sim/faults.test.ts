@@ -1,17 +1,16 @@
 import { networkInterfaces } from 'node:os';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_FIXTURES, SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { adf, call, client, type SimClient } from './helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
 let agent: SimClient;
 
-beforeAll(async () => {
-  sim = await startSimulator();
+useSimulator({ reset: true }, (started) => {
+  sim = started;
   agent = client(sim.url, SIM_USERS.agent);
 });
-beforeEach(() => sim.reset());
-afterAll(() => sim.close());
 
 const key = SIM_FIXTURES.issues.todo;
 const issuePath = `/rest/api/3/issue/${key}`;

@@ -1,16 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SIM_FIXTURES, SIM_PEOPLE, SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { describe, expect, it } from 'vitest';
+import { SIM_FIXTURES, SIM_PEOPLE, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import { adf, client, jql, type SimClient } from './helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
 let agent: SimClient;
 
-beforeAll(async () => {
-  sim = await startSimulator();
+useSimulator({ reset: true }, (started) => {
+  sim = started;
   agent = client(sim.url, SIM_USERS.agent);
 });
-beforeEach(() => sim.reset());
-afterAll(() => sim.close());
 
 const ADF_MESSAGE = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
 const person = (n: number): string => {

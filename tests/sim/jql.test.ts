@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseJql } from '../../src/jql/parser.js';
 import { tokenize } from '../../src/jql/lexer.js';
 import { JqlError } from '../../src/jql/errors.js';
-import { SIM_FIXTURES, SIM_PEOPLE, SIM_USERS, startSimulator, type RunningSimulator, type SimIssue, type SimSnapshot } from '../../src/sim/index.js';
+import { SIM_FIXTURES, SIM_PEOPLE, SIM_USERS, type RunningSimulator, type SimIssue, type SimSnapshot } from '../../src/sim/index.js';
 import { client, jql, searchAll, type SimClient } from './helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 const DAY = 86_400_000;
 
@@ -72,13 +73,12 @@ let agent: SimClient;
 let limited: SimClient;
 let snapshot: SimSnapshot;
 
-beforeAll(async () => {
-  sim = await startSimulator({ seed: 1234 });
+useSimulator({ seed: 1234 }, (started) => {
+  sim = started;
   agent = client(sim.url, SIM_USERS.agent);
   limited = client(sim.url, SIM_USERS.limited);
   snapshot = sim.snapshot();
 });
-afterAll(() => sim.close());
 
 async function keys(query: string, c: SimClient = agent): Promise<string[]> {
   const { issues } = await searchAll(c, query, '&maxResults=5000&fields=key');

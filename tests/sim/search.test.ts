@@ -1,17 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIM_FIXTURES, SIM_USERS, startSimulator, type RunningSimulator, type SimSnapshot } from '../../src/sim/index.js';
+import { describe, expect, it } from 'vitest';
+import { SIM_FIXTURES, SIM_USERS, type RunningSimulator, type SimSnapshot } from '../../src/sim/index.js';
 import { call, client, jql, searchAll, type SimClient } from './helpers.js';
+import { useSimulator } from '../helpers/sim.js';
 
 let sim: RunningSimulator;
 let agent: SimClient;
 let snapshot: SimSnapshot;
 
-beforeAll(async () => {
-  sim = await startSimulator();
+useSimulator({}, (started) => {
+  sim = started;
   agent = client(sim.url, SIM_USERS.agent);
   snapshot = sim.snapshot();
 });
-afterAll(() => sim.close());
 
 const REMOVED_MESSAGE =
   'The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046';

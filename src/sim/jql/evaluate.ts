@@ -4,7 +4,6 @@ import type { Clause, Expr, Operand, Operator, Query } from '../../jql/ast.js';
 import { DATE_FUNCTIONS, dateFunction, parseJqlDate } from './dates.js';
 import { JqlError } from '../../jql/errors.js';
 import { fieldSpec, type FieldSpec, type JqlContext } from './fields.js';
-import { parseJql } from '../../jql/parser.js';
 import { textMatches } from './text.js';
 
 export type { JqlContext } from './fields.js';
@@ -301,9 +300,4 @@ export function compileQuery(query: Query, ctx: JqlContext): CompiledQuery {
   const compare = comparator(query, ctx, binder.errors);
   if (binder.errors.length > 0) throw new JqlError([...new Set(binder.errors)]);
   return { bounded: query.where !== null, matches: predicate, compare };
-}
-
-/** Parses and binds; throws JqlError (Jira's 400 messages) on any problem. */
-export function compileJql(source: string, ctx: JqlContext): CompiledQuery {
-  return compileQuery(parseJql(source), ctx);
 }

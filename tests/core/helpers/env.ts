@@ -1,23 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { clawHome, type ClawHome } from '../../../src/config/home.js';
+import { mkdirSync } from 'node:fs';
+import type { ClawHome } from '../../../src/config/home.js';
 import type { SigningKey } from '../../../src/keys/ed25519.js';
-import { KEY_ROLES, type KeyRole } from '../../../src/keys/roles.js';
-import { initKeys, loadSigningKey, loadTrust } from '../../../src/keys/store.js';
+import type { KeyRole } from '../../../src/keys/roles.js';
 import type { TrustStore } from '../../../src/keys/trust.js';
 import { wpcDocument } from '../../../src/wpc/document.js';
 import { LocalRegistryBackend, WpcRegistry, type VerifiedWpc } from '../../../src/wpc/registry.js';
 import { signWpcHash } from '../../../src/wpc/signature.js';
 import { seedWpc } from './seed.js';
-
-export function tempDir(prefix = 'claw-core-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
+import { keyedHome } from '../../helpers/env.js';
 
 /** A claw-jira home with real keys, a trust file and a local registry holding the signed seed WPC. */
 export interface CoreEnv {
@@ -34,12 +24,7 @@ export interface CoreEnv {
 }
 
 export async function makeEnv(): Promise<CoreEnv> {
-  const root = tempDir();
-  const home = clawHome(root);
-  await initKeys(home);
-  const trust = await loadTrust(home);
-  const entries = await Promise.all(KEY_ROLES.map(async (role) => [role, await loadSigningKey(home, role)] as const));
-  const keys = Object.fromEntries(entries) as Record<KeyRole, SigningKey>;
+  const { root, home, trust, keys, cleanup } = await keyedHome('claw-core-');
   mkdirSync(home.registryDir, { recursive: true });
   const backend = new LocalRegistryBackend(home.registryDir);
   const registry = new WpcRegistry(backend, trust);
@@ -49,10 +34,5 @@ export async function makeEnv(): Promise<CoreEnv> {
     return new WpcRegistry(backend, trust).get(document.hash);
   };
   const seed = await publish(seedWpc());
-  // The admin keys live beside the server home (<root>-admin), so cleaning up removes both.
-  const cleanup = () => {
-    removeDir(root);
-    removeDir(home.adminRoot);
-  };
   return { root, home, trust, keys, backend, registry, seed, publish, cleanup };
 }

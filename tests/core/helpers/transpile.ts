@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import ts from 'typescript';
-import { tempDir } from './env.js';
+import { tempDir } from '../../helpers/env.js';
 
 const CORE_FOLDERS = ['util', 'keys', 'config', 'wpc', 'cst', 'gate', 'receipts', 'claw'];
 

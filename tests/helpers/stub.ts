@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -44,6 +45,19 @@ export async function startStub(handler: StubHandler): Promise<Stub> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Stubs for one test at a time: each started by the function returned, all closed after each test. */
+export function useStubs(): (handler: StubHandler) => Promise<Stub> {
+  const open: Stub[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return async (handler) => {
+    const s = await startStub(handler);
+    open.push(s);
+    return s;
   };
 }
 
