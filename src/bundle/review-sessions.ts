@@ -1,8 +1,6 @@
 import type { BundleContents } from './contents.js';
 import type { ReviewException } from './review-types.js';
-
-/** The event type of a server's closing receipt (written by every clean stop: stdin closed, SIGTERM, SIGINT). */
-const CLOSING_EVENT = 'server.stop';
+import { EVENT } from '../gate/codes.js';
 
 /**
  * A session whose last receipt is not its closing receipt ended without a clean stop: the server crashed, was
@@ -17,7 +15,8 @@ export function unclosedSessions(contents: BundleContents): ReviewException[] {
   }
   const out: ReviewException[] = [];
   for (const [file, r] of last) {
-    if (r.receipt.kind === 'event' && r.receipt.event?.type === CLOSING_EVENT) continue;
+    // The closing receipt is written by every clean stop (stdin closed, SIGTERM, SIGINT).
+    if (r.receipt.kind === 'event' && r.receipt.event?.type === EVENT.SERVER_STOP) continue;
     out.push({
       severity: 'medium',
       code: 'SESSION_NOT_CLOSED',

@@ -8,6 +8,7 @@ import { loadBundle, type BundleContents, type LoadedReceipt } from './contents.
 import { unclosedSessions } from './review-sessions.js';
 import { gatewayBindingExceptions } from './gateway-binding.js';
 import { SEVERITIES, type ReviewException, type Severity } from './review-types.js';
+import { EVENT } from '../gate/codes.js';
 
 export { SEVERITIES, type ReviewException, type Severity } from './review-types.js';
 
@@ -296,7 +297,7 @@ function reviewEvent(r: LoadedReceipt, exceptions: ReviewException[]): void {
   else if (type === 'cst.rejected') exceptions.push({ severity: 'medium', code: 'TOKEN_REJECTED_EVENT', message: `event ${type}`, ...where });
   else if (type === 'wpc.changed') exceptions.push({ severity: 'high', code: 'WPC_CHANGED_EVENT', message: 'the WPC file changed while the server ran; the server refused every call after it', ...where });
   else if (type.startsWith('writes.disabled')) exceptions.push({ severity: 'low', code: 'KILL_SWITCH_EVENT', message: `writes were disabled during the run (${type})`, ...where });
-  else if (type === 'server.start' && r.receipt.event?.ready === false) {
+  else if (type === EVENT.SERVER_START && r.receipt.event?.ready === false) {
     const problems = r.receipt.event.problems;
     exceptions.push({
       severity: 'low',

@@ -3,6 +3,9 @@ import type { Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
 import { effectiveIssueTypes, effectiveOperations, effectiveProjects } from './effective.js';
 import { checkFieldWrite, isFieldReadable, isFieldWritable, showsRestrictedComments } from './fields.js';
+import type { Reason, ReasonCode } from './reasons.js';
+
+export { ALLOW_CODES, DENY_CODES, type Reason, type ReasonCode } from './reasons.js';
 
 // The queries the gate, the tools, review and `cst issue` ask of a policy, beside the decision they agree with.
 export { effectiveIssueTypes, effectiveOperations, effectiveProjects, isFieldReadable, isFieldWritable, showsRestrictedComments };
@@ -39,42 +42,11 @@ export interface DecisionRequest {
 
 export type Effect = 'allow' | 'deny';
 
-export interface Reason {
-  code: ReasonCode;
-  /** The rule that decided: a path into the WPC (or the CST scope) and the value it matched. */
-  rule: string;
-}
-
 export interface Decision {
   effect: Effect;
   reasons: Reason[];
 }
 
-export const DENY_CODES = [
-  'OPERATION_DENIED',
-  'OPERATION_NOT_ALLOWED',
-  'PROJECT_DENIED',
-  'PROJECT_NOT_ALLOWED',
-  'PROJECT_UNKNOWN',
-  'ISSUE_TYPE_NOT_ALLOWED',
-  'ISSUE_TYPE_UNKNOWN',
-  'FIELD_WRITE_DENIED',
-  'FIELD_WRITE_NOT_ALLOWED',
-  'FIELD_READ_DENIED',
-  'FIELD_READ_NOT_ALLOWED',
-  'SCOPE_OPERATION_NOT_GRANTED',
-  'SCOPE_PROJECT_NOT_GRANTED',
-  'SCOPE_ISSUE_TYPE_NOT_GRANTED',
-  'SCOPE_FIELD_NOT_GRANTED',
-] as const;
-export const ALLOW_CODES = [
-  'OPERATION_ALLOWED',
-  'PROJECT_ALLOWED',
-  'ISSUE_TYPE_ALLOWED',
-  'FIELD_WRITE_ALLOWED',
-  'FIELD_READ_ALLOWED',
-] as const;
-export type ReasonCode = (typeof DENY_CODES)[number] | (typeof ALLOW_CODES)[number];
 
 /** Operations whose target is a project (all but listing projects and searching, which are confined by JQL). */
 const UNSCOPED_OPERATIONS: readonly Operation[] = ['issue.search', 'project.read'];

@@ -1,7 +1,7 @@
 import type { Scope } from '../cst/scope.js';
 import type { Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
-import type { Reason } from './decide.js';
+import type { Reason } from './reasons.js';
 
 /**
  * The field rules: decide() applies them to a request; the tools (what to show, what to call writable) and
