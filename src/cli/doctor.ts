@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadServerConfig, type ServerConfig } from '../config/server-config.js';
 import type { CstVerifier } from '../cst/verify.js';
-import type { JiraClient } from '../jira/client.js';
 import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { TokenReader } from '../gate/token-source.js';
 import { readKillSwitch } from '../gate/kill-switch.js';
@@ -14,7 +13,7 @@ import { parseCommandArgs } from './args.js';
 import { checkJira, report, type Add, type Check } from './doctor-checks.js';
 import { serveChecks } from './doctor-serve.js';
 import { SERVE_FLAG_SPEC } from '../serve/options.js';
-import { EXIT, type CommandSpec } from './io.js';
+import type { CommandSpec } from './io.js';
 
 
 function nearestExisting(path: string): string {

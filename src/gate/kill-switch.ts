@@ -19,7 +19,7 @@ import type { StateJournal } from '../state/journal.js';
  * - a record that is not signed by a trusted policy key, unreadable or garbled: writes refused (KILL_SWITCH_INVALID);
  * - a valid record older than the newest seen (an old `enable` put back): writes refused (KILL_SWITCH_ROLLBACK).
  */
-export const KillSwitchSchema = z.strictObject({
+const KillSwitchSchema = z.strictObject({
   v: z.literal(1),
   state: z.enum(['disabled', 'enabled']),
   /** Milliseconds since the epoch, and always above the previous record's: the rollback check compares it. */

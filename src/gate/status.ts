@@ -119,7 +119,7 @@ function withTokenDetails(problem: { code: string; message: string }, inputs: St
 }
 
 /** What to run or set, per code. The commands are the project's own CLI, with this server's job and WPC. */
-export function fixFor(code: string, message: string, config: ServerConfig): string {
+function fixFor(code: string, message: string, config: ServerConfig): string {
   const out = config.token.kind === 'file' ? config.token.path : '<token file>';
   const issue = `claw-jira cst issue --wpc ${config.wpcHash || '<sha256:hex>'} --job ${config.job || '<job>'} --out ${out}`;
   if (code === 'CST_MISSING' && config.token.kind === 'none') return `set CLAW_CST_FILE in this server's entry to a token file, then run: ${issue}`;

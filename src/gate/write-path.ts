@@ -5,7 +5,7 @@ import { GateDenied } from './denial.js';
 import type { TargetFacts, Tool, ToolContext } from './tool.js';
 
 /** The longest elicitation prompt the gate sends. A call that needs more is refused, never cut. */
-export const ELICITATION_MAX_CHARS = 4000;
+const ELICITATION_MAX_CHARS = 4000;
 
 /**
  * The arguments come from the model: characters that reorder or hide text on a screen (bidi overrides,

@@ -51,7 +51,7 @@ export interface Decision {
 /** Operations whose target is a project (all but listing projects and searching, which are confined by JQL). */
 const UNSCOPED_OPERATIONS: readonly Operation[] = ['issue.search', 'project.read'];
 
-export function isProjectScoped(operation: Operation, request: DecisionRequest): boolean {
+function isProjectScoped(operation: Operation, request: DecisionRequest): boolean {
   return !UNSCOPED_OPERATIONS.includes(operation) || request.project !== undefined;
 }
 

@@ -13,7 +13,6 @@ import type { ServerName } from '../gate/gate.js';
 import { loadTrustFile } from '../gate/wiring.js';
 import type { Tool } from '../gate/tool.js';
 import { loadSigningKey } from '../keys/store.js';
-import { TrustStore } from '../keys/trust.js';
 import { ReceiptLog } from '../receipts/log.js';
 import type { DecisionStage } from '../receipts/types.js';
 import { effectiveOperations } from '../policy/decide.js';

@@ -10,7 +10,7 @@ export const STATUS_TOOL_NAME = 'jira_get_server_status';
 
 const ProblemSchema = z.strictObject({ code: z.string(), message: z.string(), fix: z.string() });
 
-export const StatusOutputSchema = z.strictObject({
+const StatusOutputSchema = z.strictObject({
   server: z.string(),
   ready: z.boolean().describe('True when calls can be served; false means every other call is refused (see problems)'),
   problems: z.array(ProblemSchema).describe('Why the server is not ready, each with what a person runs or sets to fix it'),
