@@ -91,6 +91,8 @@ export class ReceiptLog {
   #durableHead: string | null = null;
   #syncing = false;
   #waiters: Waiter[] = [];
+  /** Callers released by the previous sync (0 before the first): a lone one after a lone one syncs inline. */
+  #lastBatch = 0;
   /** Where each written-but-not-yet-durable line ends, with its seq and hash, oldest first. */
   #pending: { end: number; seq: number; hash: string }[] = [];
   #heads: HeadRecorder | undefined;
@@ -211,13 +213,24 @@ export class ReceiptLog {
       while (!this.#broken && this.#waiters.length > 0) {
         const end = this.#written;
         let head: PreparedHead | undefined;
+        // A lone caller after a lone caller: nobody is there to share the sync with, and the thread pool's two
+        // cross-thread wake-ups cost more than the sync itself (measured here: fdatasync 0.15 ms inline, 0.55 ms
+        // through the pool). Any batch of two or more goes back to the pool, so concurrent calls never queue
+        // behind a sync on the event loop; at most one lone sync (~0.15 ms) runs there when a burst begins.
+        const inline = this.#waiters.length === 1 && this.#lastBatch === 1;
+        this.#lastBatch = this.#waiters.length;
         try {
           this.syncs += 1;
-          // The sync is handed to the thread pool first; the head record this batch will earn (everything
-          // written so far: seq, hash, bytes) is signed while the disk works, and written only if it succeeds.
-          const syncing = this.#fs.datasync(this.#fd as number);
-          head = this.#heads?.prepare({ seq: this.#seq, head: this.#prev, bytes: end, closed: false });
-          await syncing;
+          if (inline) {
+            head = this.#heads?.prepare({ seq: this.#seq, head: this.#prev, bytes: end, closed: false });
+            this.#fs.datasyncSync(this.#fd as number);
+          } else {
+            // The sync is handed to the thread pool first; the head record this batch will earn (everything
+            // written so far: seq, hash, bytes) is signed while the disk works, and written only if it succeeds.
+            const syncing = this.#fs.datasync(this.#fd as number);
+            head = this.#heads?.prepare({ seq: this.#seq, head: this.#prev, bytes: end, closed: false });
+            await syncing;
+          }
           // A write that failed meanwhile cut the file back past what this sync covered.
           if (this.#broken) throw new Error('log failed during the sync');
         } catch {

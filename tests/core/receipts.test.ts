@@ -386,6 +386,42 @@ describe('group commit', () => {
     expect(report.lines.map((l) => l.receipt.args_hash)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => hashAddress(`args ${i}`)));
   });
 
+  it('a lone call after a lone call syncs inline (no thread-pool hop); a burst goes back to the pool; a failed inline sync fails its caller', async () => {
+    const dir = bundle();
+    const seam = gatedFs();
+    let inline = 0;
+    let failInline = false;
+    const fs: ReceiptFs = {
+      ...seam.fs,
+      datasyncSync(fd) {
+        inline += 1;
+        if (failInline) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        NODE_RECEIPT_FS.datasyncSync(fd);
+      },
+    };
+    const log = ReceiptLog.open({ bundleDir: dir, job: 'job-1', server: 'jira-read', key: env.keys.receipt, fs });
+    // The first lone call goes to the pool (nothing known yet); the next lone one is synced inline.
+    const first = settled(log.appendDurable(content(1)));
+    await seam.release();
+    expect(first.done && first.error === undefined).toBe(true);
+    await log.appendDurable(content(2));
+    expect({ pool: seam.state.syncs, inline }).toEqual({ pool: 1, inline: 1 });
+    // Three at once: one shared sync through the pool, never inline.
+    const burst = [3, 4, 5].map((i) => settled(log.appendDurable(content(i))));
+    await seam.release();
+    expect(burst.every((box) => box.done && box.error === undefined)).toBe(true);
+    expect({ pool: seam.state.syncs, inline }).toEqual({ pool: 2, inline: 1 });
+    // A lone call after a burst goes to the pool once more, then inline again; an inline sync that fails fails it.
+    const sixth = settled(log.appendDurable(content(6)));
+    await seam.release();
+    expect(sixth.done && sixth.error === undefined).toBe(true);
+    failInline = true;
+    await expect(log.appendDurable(content(7))).rejects.toMatchObject({ code: 'RECEIPT_WRITE_FAILED' });
+    log.close();
+    // Receipt 7 was never durable: the file is cut back to the six that were.
+    expect(verifyReceiptChain(readFileSync(log.file, 'utf8'), env.trust)).toMatchObject({ ok: true, count: 6 });
+  });
+
   it('a failed sync fails every call that waited on it, cuts the file back to the last durable receipt, and closes the log', async () => {
     const dir = bundle();
     const seam = gatedFs({ failSync: 2 });
