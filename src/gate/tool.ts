@@ -3,6 +3,7 @@ import type { Scope } from '../cst/scope.js';
 import type { Operation } from '../wpc/operations.js';
 import type { Wpc } from '../wpc/schema.js';
 import type { FieldChange } from '../receipts/types.js';
+import type { DecisionRequest } from '../policy/decide.js';
 import type { FieldCatalog } from './field-catalog.js';
 import type { RecordingJira } from './recording-jira.js';
 
@@ -27,18 +28,9 @@ export interface ToolContext {
 /**
  * The real target of a call, resolved before the decision: the project and issue type come from Jira (an
  * issue's key may be stale after a move), the fields from the normalised request, never from tool names.
+ * Each dimension is the decision request's (documented there), plus the keys and the id the call acts on.
  */
-export interface TargetFacts {
-  project?: string;
-  issueType?: string;
-  fieldsWrite?: string[];
-  fieldsRead?: string[];
-  /** For a search: the projects its JQL is confined to, the issue types it names, and the confined JQL itself. */
-  projects?: string[];
-  issueTypes?: string[];
-  jql?: string;
-  /** For a create under a parent: the parent's project, from Jira. */
-  parentProject?: string;
+export interface TargetFacts extends Omit<DecisionRequest, 'operation'> {
   /** The keys the call names and the keys Jira resolved them to. */
   issueKeys: string[];
   /** The numeric id of the one issue the call writes, resolved once: later reads and the write use it, not a key. */
