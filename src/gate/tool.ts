@@ -61,13 +61,17 @@ export interface RelatedTool {
   readonly text: string;
 }
 
-export interface ToolSpec<I, O, S = undefined> {
+/** What a client is shown of a tool, and the operation the gate decides it as. */
+export interface ToolInfo {
   readonly name: string;
   readonly title: string;
   readonly description: string;
   readonly related?: readonly RelatedTool[];
   readonly operation: Operation;
   readonly annotations: ToolAnnotations;
+}
+
+export interface ToolSpec<I, O, S = undefined> extends ToolInfo {
   readonly input: z.ZodType<I>;
   readonly output: z.ZodType<O>;
   resolve(args: I, ctx: ToolContext): Promise<Target<S>>;
@@ -86,13 +90,7 @@ export interface ParsedCall {
 }
 
 /** A tool with its types erased, for a registry of tools with different inputs, outputs and states. */
-export interface Tool {
-  readonly name: string;
-  readonly title: string;
-  readonly description: string;
-  readonly related?: readonly RelatedTool[];
-  readonly operation: Operation;
-  readonly annotations: ToolAnnotations;
+export interface Tool extends ToolInfo {
   readonly input: z.ZodType;
   readonly output: z.ZodType;
   /** Validate raw arguments; the parsed value stays inside the tool, typed, from resolve to run. */

@@ -83,28 +83,11 @@ export function tokenize(source: string): Token[] {
       continue;
     }
     if (ch === '"' || ch === "'") {
-      let value = '';
-      let j = i + 1;
-      let closed = false;
-      while (j < source.length) {
-        const c = source[j] as string;
-        if (c === '\\') {
-          const [decoded, next] = readEscape(source, j);
-          value += decoded;
-          j = next;
-          continue;
-        }
-        if (c === ch) {
-          closed = true;
-          j += 1;
-          break;
-        }
-        value += c;
-        j += 1;
-      }
-      if (!closed) throw syntaxError(`The quoted string '${value}' has not been completed. ${position(source, start)}`);
+      const { value, end } = readRun(source, i + 1, (c) => c === ch);
+      // Stopped before the end only on the closing quote.
+      if (end >= source.length) throw syntaxError(`The quoted string '${value}' has not been completed. ${position(source, start)}`);
       tokens.push({ kind: 'string', value, start });
-      i = j;
+      i = end + 1;
       continue;
     }
     if (ch === '!') {
@@ -113,23 +96,29 @@ export function tokenize(source: string): Token[] {
     if (RESERVED.has(ch) || !WORD_CHAR.test(ch)) {
       throw syntaxError(`The character '${ch}' is a reserved JQL character. You must enclose it in a string or use the escape '${unicodeEscape(ch)}' instead. ${position(source, start)}`);
     }
-    let value = '';
-    let j = i;
-    while (j < source.length) {
-      const c = source[j] as string;
-      if (c === '\\') {
-        const [decoded, next] = readEscape(source, j);
-        value += decoded;
-        j = next;
-        continue;
-      }
-      if (!WORD_CHAR.test(c)) break;
-      value += c;
-      j += 1;
-    }
+    const { value, end } = readRun(source, i, (c) => !WORD_CHAR.test(c));
     tokens.push({ kind: 'word', value, start });
-    i = j;
+    i = end;
   }
   tokens.push({ kind: 'eof', value: '', start: source.length });
   return tokens;
+}
+
+/** The text from `from` up to the first character `stop` accepts (or the end), backslash escapes decoded. */
+function readRun(source: string, from: number, stop: (c: string) => boolean): { value: string; end: number } {
+  let value = '';
+  let j = from;
+  while (j < source.length) {
+    const c = source[j] as string;
+    if (c === '\\') {
+      const [decoded, next] = readEscape(source, j);
+      value += decoded;
+      j = next;
+      continue;
+    }
+    if (stop(c)) break;
+    value += c;
+    j += 1;
+  }
+  return { value, end: j };
 }

@@ -64,27 +64,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   const owner = inheritedOwner(dir);
   const mode = options.mode ?? PRIVATE_FILE_MODE;
   if (options.exclusive) {
-    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    try {
-      if (owner) fchownSync(fd, owner.uid, owner.gid);
-      writeAll(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeNewFile(path, data, mode, owner);
     fsyncDir(dir);
     return;
   }
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    try {
-      if (owner) fchownSync(fd, owner.uid, owner.gid);
-      writeAll(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeNewFile(tmp, data, mode, owner);
     renameSync(tmp, path);
   } catch (error) {
     // Never leave the temporary copy behind: it may hold a secret (a token, a key).
@@ -100,5 +86,17 @@ export function writeAll(fd: number, data: string | Uint8Array): void {
   let offset = 0;
   while (offset < bytes.length) {
     offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  }
+}
+
+/** Create `path` (never an existing file: O_EXCL), owned like its folder, with all of `data`, synced, closed. */
+function writeNewFile(path: string, data: string | Uint8Array, mode: number, owner: ReturnType<typeof inheritedOwner>): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
+    writeAll(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
