@@ -214,7 +214,9 @@ describe('threat: key-based bypass (moved issues; writer WPC allows ENG only)', 
 
   it('search results never include issues of other projects, even searched for by an old ENG key', async () => {
     const moved = MOVED_OUT as (typeof SIM_FIXTURES.movedIssues)[number];
-    for (const jql of [`key = ${moved.oldKey}`, `key in (${moved.oldKey}, ${moved.newKey})`, `project = ${moved.to}`]) {
+    // Searched for by its project, it is refused before Jira is asked (PROJECT_NOT_ALLOWED, as for a project that does not exist).
+    await expectRefused(world, read, 'jira_search_issues', { jql: `project = ${moved.to}` }, 'PROJECT_NOT_ALLOWED', { stage: 'policy' });
+    for (const jql of [`key = ${moved.oldKey}`, `key in (${moved.oldKey}, ${moved.newKey})`]) {
       const result = await expectAllowed(read, 'jira_search_issues', { jql });
       const data = result.structured.data as SearchData;
       expect(data.issues).toEqual([]);
@@ -284,11 +286,13 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
   }
 
   it('OR cannot widen the scope: the whole clause is parenthesised and ANDed with the allowed projects', async () => {
-    const { data } = await attack('project = HR OR project = ENG');
-    expect(data?.jql_sent).toBe(`(project = HR OR project = ENG) AND ${SCOPE}`);
+    const { data } = await attack('status = Done OR project = ENG');
+    expect(data?.jql_sent).toBe(`(status = Done OR project = ENG) AND ${SCOPE}`);
     expect(data?.issues.length).toBeGreaterThan(0); // the ENG half still answers: the control is not "refuse everything"
-    const pipes = await attack('project = HR || project = SEC');
-    expect(pipes.data?.issues).toEqual([]);
+    // Naming a hidden project in the OR is refused outright (never sent: Jira's answer would tell whether it exists).
+    for (const jql of ['project = HR OR project = ENG', 'project = HR || project = SEC']) {
+      await expectRefused(world, read, 'jira_search_issues', { jql, max_results: 100 }, 'PROJECT_NOT_ALLOWED', { stage: 'policy' });
+    }
   });
 
   it.each([
@@ -314,7 +318,8 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
   it.each([
     ['summary ~ "x\\" ) OR project = HR OR ( summary ~ \\"y"'],
     ["summary ~ 'x\\' ) OR project = HR OR ( summary ~ \\'y'"],
-    ['summary ~ "a\\\\" AND project = HR'],
+    // The escaped backslash ends the string, so the project clause is real: ENG, since naming a hidden one is refused.
+    ['summary ~ "a\\\\" AND project = ENG'],
     ['summary ~ "order by key) OR (project = HR"'],
     ['summary ~ "\\u0022) OR project = HR OR (x = \\u0022"'],
   ])('quotes and escapes stay inside the clause: %s', async (jql) => {
@@ -324,11 +329,11 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
   });
 
   it('ORDER BY is kept outside the confinement, never inside it', async () => {
-    const { data } = await attack('project in (HR) ORDER BY created DESC');
-    expect(data?.jql_sent).toBe(`(project in (HR)) AND ${SCOPE} ORDER BY created DESC`);
+    const { data } = await attack('project in (ENG) AND labels = no-such-label ORDER BY created DESC');
+    expect(data?.jql_sent).toBe(`(project in (ENG) AND labels = no-such-label) AND ${SCOPE} ORDER BY created DESC`);
     expect(data?.issues).toEqual([]);
-    const newline = await attack('project = HR\nORDER BY key');
-    expect(newline.data?.jql_sent).toBe(`(project = HR) AND ${SCOPE} ORDER BY key`);
+    const newline = await attack('status = Done\nORDER BY key');
+    expect(newline.data?.jql_sent).toBe(`(status = Done) AND ${SCOPE} ORDER BY key`);
     const bare = await attack('ORDER BY key DESC');
     expect(bare.data?.jql_sent).toBe(`${SCOPE} ORDER BY key DESC`);
     expect(bare.data?.issues.length).toBeGreaterThan(0);

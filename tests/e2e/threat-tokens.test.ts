@@ -131,8 +131,10 @@ describe('threat: token replay or leak', () => {
     const write = await connect('write', { CLAW_CST_FILE: file });
     expect(await toolNames(write)).toEqual(['jira_create_issue']);
     await expectRefused(world, read, 'jira_get_issue', { issue_key: 'SEC-19' }, 'SCOPE_PROJECT_NOT_GRANTED');
-    const search = await expectAllowed(read, 'jira_search_issues', { jql: 'project = SEC' });
-    expect(search.structured.data).toMatchObject({ jql_sent: '(project = SEC) AND project in ("ENG")', issues: [] });
+    // A search is confined to the token's projects; naming one the WPC allows but the token does not is refused.
+    const search = await expectAllowed(read, 'jira_search_issues', { jql: 'status = Done' });
+    expect(search.structured.data).toMatchObject({ jql_sent: '(status = Done) AND project in ("ENG")' });
+    await expectRefused(world, read, 'jira_search_issues', { jql: 'project = SEC' }, 'SCOPE_PROJECT_NOT_GRANTED', { stage: 'policy' });
     await expectRefused(world, write, 'jira_add_comment', comment, 'SCOPE_OPERATION_NOT_GRANTED');
     const create = { project_key: 'ENG', issue_type: 'Task', summary: 'scoped' };
     await expectRefused(world, write, 'jira_create_issue', { ...create, description: 'the WPC allows it, the token does not' }, 'SCOPE_FIELD_NOT_GRANTED');

@@ -146,6 +146,26 @@ describe('the gate pipeline, stage by stage', () => {
     expect(requests.some((request) => request.path.startsWith('/rest/api/3/search'))).toBe(false);
   });
 
+  it('decide: a search naming a project outside the allowed ones is refused alike whether it exists or not (no existence oracle)', async () => {
+    // HR exists in the simulator and is hidden; NOPE does not exist. Sent, Jira would answer the first with an
+    // empty page and the second with a 400: the difference tells which hidden projects exist.
+    for (const jql of ['project = HR', 'project = NOPE', 'status = Done OR project in (ENG, HR)', 'NOT project = NOPE']) {
+      const { denial, receipt, requests } = await refused(read, 'jira_search_issues', { jql }, 'PROJECT_NOT_ALLOWED', 'policy');
+      expect(denial.message).toContain('PROJECT_NOT_ALLOWED');
+      expect(receipt.request?.projects).toEqual(expect.arrayContaining(['ENG']));
+      expect(requests.some((request) => request.path.startsWith('/rest/api/3/search'))).toBe(false);
+    }
+    // The allowed project by key in any case, by name or by id is not refused.
+    const listed = await read.call(tool('jira_list_projects'), {});
+    if (!listed.ok) throw new Error(listed.denial.message);
+    const eng = (listed.data as { projects: { key: string; name: string; id: string }[] }).projects.find((project) => project.key === 'ENG');
+    if (!eng) throw new Error('ENG not listed');
+    for (const jql of ['project = eng', `project = "${eng.name}"`, `project = ${eng.id} ORDER BY key ASC`]) {
+      const result = await read.call(tool('jira_search_issues'), { jql });
+      expect(result.ok, jql).toBe(true);
+    }
+  });
+
   it('approval: a create the WPC puts under approval files a request and is refused, nothing written', async () => {
     const { denial, requests } = await refused(write, 'jira_create_issue', { project_key: 'ENG', issue_type: 'Task', summary: 'needs a human' }, 'APPROVAL_REQUIRED', 'approval');
     expect(denial.approval_request_id).toEqual(expect.any(String));
