@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { verifyApproval, type ApprovalClaims } from '../approvals/approvals.js';
 import type { TrustStore } from '../keys/trust.js';
 import { hashAddress, hashOfJson } from '../util/canonical.js';
-import { isClawError } from '../util/errors.js';
+import { codeOf, isClawError } from '../util/errors.js';
 import { wpcDocumentFromBytes } from '../wpc/document.js';
 import type { Wpc } from '../wpc/schema.js';
 import { verifyWpcSignature } from '../wpc/signature.js';
@@ -72,7 +72,7 @@ export async function checkWpcs(
     try {
       authentic.push({ hash: wpc.hash, policy: wpcDocumentFromBytes(wpc.bytes, wpc.hash).policy });
     } catch (error) {
-      add({ step: 'wpc', code: isClawError(error) ? error.code : 'WPC_INVALID', file: wpc.path, message: isClawError(error) ? error.message : 'invalid WPC' });
+      add({ step: 'wpc', code: codeOf(error, 'WPC_INVALID'), file: wpc.path, message: isClawError(error) ? error.message : 'invalid WPC' });
     }
     if (wpc.signature === undefined || wpc.signature.trim() === '') {
       add({ step: 'wpc', code: 'WPC_SIGNATURE_MISSING', file: wpc.sigPath, message: 'the WPC has no signature' });
@@ -81,7 +81,7 @@ export async function checkWpcs(
         const signer = await verifyWpcSignature(wpc.signature, wpc.hash, trust);
         signers.add(signer.kid);
       } catch (error) {
-        add({ step: 'wpc', code: isClawError(error) ? error.code : 'WPC_SIGNATURE_INVALID', file: wpc.sigPath, message: isClawError(error) ? error.message : 'bad signature' });
+        add({ step: 'wpc', code: codeOf(error, 'WPC_SIGNATURE_INVALID'), file: wpc.sigPath, message: isClawError(error) ? error.message : 'bad signature' });
       }
     }
   }

@@ -4,7 +4,7 @@ import { loadBundle } from '../bundle/contents.js';
 import { BUNDLE } from '../bundle/layout.js';
 import type { AddProblem } from '../bundle/problems.js';
 import type { TrustStore } from '../keys/trust.js';
-import { isClawError } from '../util/errors.js';
+import { codeOf, isClawError } from '../util/errors.js';
 import { buildClawPayloads, type JsonObject } from './export.js';
 import { clawFileBytes, listClawPartFiles, manifestAddress, readClawGateway, TRUST_PULSE_FILE } from './layout.js';
 import { verifyClawBundle } from './verify-bundle.js';
@@ -71,7 +71,7 @@ export function checkClawExport(bundleDir: string, trust: TrustStore, add: AddPr
       ...(perPart !== undefined ? { maxEventsPerPart: perPart } : {}),
     });
   } catch (error) {
-    add({ step: 'claw', code: isClawError(error) ? error.code : 'CLAW_EXPORT_MISMATCH', file: parts[0] as string, message: `the export cannot be rebuilt from the sealed bundle: ${isClawError(error) ? error.message : 'unexpected error'}` });
+    add({ step: 'claw', code: codeOf(error, 'CLAW_EXPORT_MISMATCH'), file: parts[0] as string, message: `the export cannot be rebuilt from the sealed bundle: ${isClawError(error) ? error.message : 'unexpected error'}` });
     return undefined;
   }
   if (rebuilt.payloads.length !== parts.length) {

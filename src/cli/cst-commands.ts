@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { hashAddress } from '../util/canonical.js';
-import { ClawError, describeError, isClawError } from '../util/errors.js';
+import { ClawError, codeOf, describeError } from '../util/errors.js';
 import { JOB_ID } from '../config/server-config.js';
 import { writeFileAtomic } from '../util/files.js';
 import { issueCst, wpcScope, type IssuedCst } from '../cst/issue.js';
@@ -166,7 +166,7 @@ async function watchLoop(once: () => Promise<number>, first: number): Promise<vo
       try {
         wait = await once();
       } catch (error) {
-        process.stderr.write(`claw-jira cst renew: ${isClawError(error) ? error.code : 'FAILED'}: ${describeError(error).split('\n')[0]}; retrying in 5s\n`);
+        process.stderr.write(`claw-jira cst renew: ${codeOf(error, 'FAILED')}: ${describeError(error).split('\n')[0]}; retrying in 5s\n`);
         wait = 5;
       }
     }

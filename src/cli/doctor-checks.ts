@@ -1,6 +1,6 @@
 import type { ServerConfig } from '../config/server-config.js';
 import type { JiraClient } from '../jira/client.js';
-import { describeError, isClawError } from '../util/errors.js';
+import { codeOf, describeError } from '../util/errors.js';
 import { EXIT } from './io.js';
 
 /** One row of `claw-jira doctor`'s table. */
@@ -35,6 +35,6 @@ export async function checkJira(config: ServerConfig, jira: JiraClient, add: Add
       add('clock skew', Math.abs(skew) > config.clockSkewSeconds ? 'FAIL' : 'ok', `${skew}s against Jira (tolerance ${config.clockSkewSeconds}s)`);
     } else add('clock skew', 'warn', 'Jira did not report its time');
   } catch (error) {
-    add('Jira auth', 'FAIL', `${isClawError(error) ? error.code : ''} ${describeError(error)}`.trim());
+    add('Jira auth', 'FAIL', `${codeOf(error, '')} ${describeError(error)}`.trim());
   }
 }

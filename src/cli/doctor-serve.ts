@@ -10,13 +10,12 @@ import { checkSchema, SCHEMA_VERSION } from '../state/postgres/migrations.js';
 import { openStateDb } from '../state/postgres/pool.js';
 import { loadServeOptions, type ServeFlags, type ServeOptions } from '../serve/options.js';
 import { PER_TOKEN_VARIABLES } from '../serve/service.js';
-import { describeError, isClawError } from '../util/errors.js';
+import { codeOf, describeError } from '../util/errors.js';
 import { checkJira, type Add } from './doctor-checks.js';
 
 /** Days of certificate validity left below which the doctor warns. */
 const CERT_WARN_DAYS = 14;
 
-const codeOf = (error: unknown, fallback: string): string => (isClawError(error) ? error.code : fallback);
 
 /**
  * `doctor --serve`: what `claw-jira serve` would run with, checked without starting it. Run it as the

@@ -7,7 +7,7 @@ import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { TokenReader } from '../gate/token-source.js';
 import { readKillSwitch } from '../gate/kill-switch.js';
 import { wireGate } from '../gate/wiring.js';
-import { describeError, isClawError } from '../util/errors.js';
+import { codeOf, describeError } from '../util/errors.js';
 import type { VerifiedWpc } from '../wpc/registry.js';
 import { parseCommandArgs } from './args.js';
 import { checkJira, report, type Add, type Check } from './doctor-checks.js';
@@ -85,6 +85,6 @@ async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstV
     const remaining = verified.claims.exp - Math.floor(Date.now() / 1000);
     add('CST', remaining < 60 ? 'warn' : 'ok', `jti ${verified.claims.jti}, ${remaining}s left, scope ${verified.claims.scope.operations.join(',')} on ${verified.claims.scope.projects.join(',')}`);
   } catch (error) {
-    add('CST', 'FAIL', `${isClawError(error) ? error.code : ''} ${describeError(error)}`.trim());
+    add('CST', 'FAIL', `${codeOf(error, '')} ${describeError(error)}`.trim());
   }
 }

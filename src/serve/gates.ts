@@ -6,7 +6,7 @@ import { Gate, type GateOptions, type ServerName } from '../gate/gate.js';
 import type { KillSwitchState } from '../gate/kill-switch.js';
 import type { CallExecutor } from '../servers/factory.js';
 import type { PostgresGateState } from '../state/postgres/gate-state.js';
-import { describeError, isClawError } from '../util/errors.js';
+import { codeOf, describeError } from '../util/errors.js';
 import type { TokenRoute } from './bearer.js';
 
 /** Gates kept open at once unless CLAW_SERVE_MAX_GATES says otherwise. */
@@ -110,7 +110,7 @@ export class GatePool {
     if (this.state && gate.ready && gate.wpc) {
       // The export needs the WPC in force; a gate whose WPC is not on record does not serve (and is not kept).
       await this.state.recordWpc(route.job, gate.wpc).catch((error: unknown) => {
-        gate.problems.push({ code: isClawError(error) ? error.code : 'STATE_UNAVAILABLE', message: describeError(error) });
+        gate.problems.push({ code: codeOf(error, 'STATE_UNAVAILABLE'), message: describeError(error) });
       });
     }
     return gate;

@@ -8,7 +8,6 @@ import { loadServerConfig } from '../config/server-config.js';
 import { CstError } from '../cst/errors.js';
 import type { ReplayClaims } from '../cst/replay-store.js';
 import type { VerifiedCst } from '../cst/verify.js';
-import { GateDenied } from '../gate/denial.js';
 import type { ServerName } from '../gate/gate.js';
 import { loadTrustFile } from '../gate/wiring.js';
 import type { Tool } from '../gate/tool.js';
@@ -26,7 +25,7 @@ import { READ_TOOLS } from '../tools/read-tools.js';
 import { STATUS_TOOL_NAME } from '../tools/status-tool.js';
 import { WRITE_TOOLS } from '../tools/write-tools.js';
 import { hashAddress } from '../util/canonical.js';
-import { ClawError, describeError, isClawError } from '../util/errors.js';
+import { ClawError, codeOf, describeError } from '../util/errors.js';
 import { bearerToken, routeOf, type TokenRoute } from './bearer.js';
 import { GatePool, RequestContext, requestExecutor, type RequestState } from './gates.js';
 import { checkJsonRpc, JSONRPC_INVALID_REQUEST, JSONRPC_PARSE_ERROR, parseJsonBody, readBody, sendJson, sendRefusal } from './http-io.js';
@@ -181,7 +180,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       try {
         route = routeOf(token, trust);
       } catch (error) {
-        throw unauthorized(path, isClawError(error) ? error.code : 'CST_MALFORMED', describeError(error), true);
+        throw unauthorized(path, codeOf(error, 'CST_MALFORMED'), describeError(error), true);
       }
       context.route = route;
       // Issuer-signed from here, so the job named is not an attacker's choice; limits come before any work.
@@ -194,7 +193,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       try {
         await pinnedWpcs.check(route.wpcHash);
       } catch (error) {
-        const code = isClawError(error) ? error.code : 'WPC_FAILED';
+        const code = codeOf(error, 'WPC_FAILED');
         if (code.endsWith('_UNAVAILABLE')) throw new Refusal(503, code, describeError(error), 'config', { 'retry-after': '5' });
         throw unauthorized(path, code, describeError(error), true);
       }
@@ -210,7 +209,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         if (!checked) throw new CstError('CST_MISSING', 'no token was presented');
         verified = checked;
       } catch (error) {
-        const code = error instanceof CstError || error instanceof GateDenied || isClawError(error) ? error.code : 'CST_MALFORMED';
+        const code = codeOf(error, 'CST_MALFORMED');
         // A state or registry outage is the service's failure, not the token's: 503, and the client may retry.
         if (code.endsWith('_UNAVAILABLE')) throw new Refusal(503, code, describeError(error), 'cst', { 'retry-after': '5' });
         throw unauthorized(path, code, describeError(error), true);
@@ -228,7 +227,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
       try {
         body = parseJsonBody(await readBody(req, options.maxBodyBytes));
       } catch (error) {
-        const code = isClawError(error) ? error.code : 'BODY_UNREADABLE';
+        const code = codeOf(error, 'BODY_UNREADABLE');
         throw new Refusal(code === 'BODY_TOO_LARGE' ? 413 : 400, code, describeError(error), 'config', code === 'BODY_TOO_LARGE' ? { connection: 'close' } : {}, JSONRPC_PARSE_ERROR);
       }
       try {
@@ -243,7 +242,7 @@ export async function startService(options: ServeOptions, env: NodeJS.ProcessEnv
         try {
           request.killSwitch = await killSwitch.read();
         } catch (error) {
-          throw new Refusal(503, isClawError(error) ? error.code : 'STATE_UNAVAILABLE', describeError(error), 'kill_switch', { 'retry-after': '5' });
+          throw new Refusal(503, codeOf(error, 'STATE_UNAVAILABLE'), describeError(error), 'kill_switch', { 'retry-after': '5' });
         }
       }
 
