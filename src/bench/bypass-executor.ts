@@ -20,7 +20,7 @@ export function bypassExecutor(baseUrl: string, auth: JiraAuth, projects: string
     async permittedOperations() {
       return [...OPERATIONS];
     },
-    refuseUnknownTool(name: string) {
+    async refuseUnknownTool(name: string) {
       return { code: 'TOOL_UNKNOWN', stage: 'config', message: `no tool ${name}`, reasons: [] };
     },
     async call(tool: Tool, raw: unknown) {

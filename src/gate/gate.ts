@@ -464,18 +464,11 @@ export class Gate {
   }
 
   /** A call to a tool this server does not have is refused like any other call: with a receipt. */
-  refuseUnknownTool(name: string, rawArgs: unknown): Denial {
+  async refuseUnknownTool(name: string, rawArgs: unknown): Promise<Denial> {
     const draft = this.#draft(name.slice(0, 200), safeArgsHash(rawArgs));
-    // Synchronous (the executor interface answers an unknown tool at once); rare, so its own sync is fine.
-    const { denial, content } = this.#refusal(draft, [], GateDenied.of('TOOL_UNKNOWN', `${this.server} has no tool named ${name.slice(0, 100)}`));
-    if (content && this.#log) {
-      try {
-        denial.receipt = this.#log.append(content).hash;
-      } catch {
-        // No durable receipt: the call is refused all the same.
-      }
-    }
-    return denial;
+    // Through the same durable append as every other denial: a receipt sink that commits later (Postgres)
+    // must not hand out the hash of a receipt that is not durable yet.
+    return this.#deny(draft, [], GateDenied.of('TOOL_UNKNOWN', `${this.server} has no tool named ${name.slice(0, 100)}`));
   }
 
   /** What a tool may use for this call: a recording client of its own, the policy, the field catalogue. */

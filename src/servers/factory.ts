@@ -19,7 +19,7 @@ import { VERSION } from '../version.js';
 export interface CallExecutor {
   call(tool: Tool, args: unknown, options?: CallOptions): Promise<GateResult>;
   permittedOperations(): Promise<Operation[]>;
-  refuseUnknownTool(name: string, args: unknown): Denial;
+  refuseUnknownTool(name: string, args: unknown): Promise<Denial>;
   /** The server's own state for the status tool (no Jira call); with `receipt`, the check is receipted. */
   status?(options?: { receipt?: boolean }): Promise<ServerStatus & { receipt?: string }>;
 }
@@ -110,7 +110,7 @@ export function createClawServer(options: ClawServerOptions): Server {
       return successResult(report, receipt);
     }
     const tool = byName.get(request.params.name);
-    if (!tool) return denialResult(options.executor.refuseUnknownTool(request.params.name, request.params.arguments ?? {}));
+    if (!tool) return denialResult(await options.executor.refuseUnknownTool(request.params.name, request.params.arguments ?? {}));
     const result = await options.executor.call(tool, request.params.arguments ?? {}, { confirm: confirmer(server) });
     return result.ok ? successResult(result.data, result.receipt) : denialResult(result.denial);
   });

@@ -15,6 +15,8 @@ import type { Tool } from '../../src/gate/tool.js';
 import { READ_TOOLS } from '../../src/tools/read-tools.js';
 import { WRITE_TOOLS } from '../../src/tools/write-tools.js';
 import { addressHex } from '../../src/wpc/registry.js';
+import type { ReceiptSink } from '../../src/state/ports.js';
+import type { Receipt } from '../../src/receipts/types.js';
 import { GateWorld } from '../helpers/gate-world.js';
 
 const WPC = {
@@ -85,6 +87,28 @@ afterAll(async () => {
 });
 
 describe('the gate pipeline, stage by stage', () => {
+  it('config: a tool the server does not have is refused with a receipt that is durable, whatever the receipt sink', async () => {
+    // A sink that, like Postgres, makes nothing durable but through appendDurable: a hash from a plain append
+    // would name a receipt that may never reach storage.
+    const durable = new Set<string>();
+    let n = 0;
+    const sink: ReceiptSink = {
+      session: 'sink-test',
+      append: (content) => ({ receipt: content as unknown as Receipt, hash: `sha256:not-durable-${++n}` }),
+      appendDurable: async (content) => {
+        const hash = `sha256:durable-${++n}`;
+        durable.add(hash);
+        return { receipt: content as unknown as Receipt, hash };
+      },
+      flush: async () => undefined,
+      closeDurably: async () => undefined,
+    };
+    const gate = await env.open('jira-read', { state: { receipts: () => sink } });
+    const denial = await gate.refuseUnknownTool('jira_delete_everything', {});
+    expect(denial.code).toBe('TOOL_UNKNOWN');
+    expect(denial.receipt !== undefined && durable.has(denial.receipt)).toBe(true);
+  });
+
   it('config: a server that did not start cleanly refuses every call, with its start-up problem and a receipt', async () => {
     const broken = await env.open('jira-read', { env: { CLAW_WPC: `sha256:${'0'.repeat(64)}` } });
     expect(broken.ready).toBe(false);
