@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isCanonicalCompactJws } from '../keys/base64url.js';
 import type { SigningKey } from '../keys/ed25519.js';
 import type { TrustStore } from '../keys/trust.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { hashAddress } from '../util/canonical.js';
 import { ClawError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -112,8 +113,7 @@ export function checkRevocationUrl(url: string): void {
     throw new ClawError('REVOCATION_URL_INSECURE', 'CLAW_REVOCATION_URL is not a URL');
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-  if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && loopback)) return;
+  if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(host))) return;
   throw new ClawError('REVOCATION_URL_INSECURE', `CLAW_REVOCATION_URL must be https (plain http only to a loopback host), not ${parsed.protocol}//${host}`);
 }
 

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { ClawError } from '../util/errors.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { parseRate, type Rate } from './rate-limit.js';
 
 /** Everything `claw-jira serve` needs beyond the gate's own CLAW_* / JIRA_* settings. */
@@ -42,12 +42,6 @@ export interface ServeFlags {
   'tls-cert'?: string | undefined;
   'behind-tls-proxy'?: boolean | undefined;
   'public-url'?: string | undefined;
-}
-
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }
 
 function invalid(variable: string, message: string): ClawError {

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { addressKey, clientAddressKey } from '../../src/serve/client-address.js';
-import { isLoopbackHost, loadServeOptions } from '../../src/serve/options.js';
+import { loadServeOptions } from '../../src/serve/options.js';
+import { isLoopbackHost } from '../../src/util/loopback.js';
 import { parseRate, RateLimiter } from '../../src/serve/rate-limit.js';
 import { wwwAuthenticate } from '../../src/serve/metadata.js';
 
