@@ -158,14 +158,7 @@ function presentField(field: string, value: unknown, ctx: ToolContext): unknown 
 export function presentIssue(issue: Issue, ctx: ToolContext, expected: readonly string[] = [], asked?: readonly string[]): IssueOutput {
   const shown = [...new Set(asked ?? expected)];
   const withheld = shown.filter((field) => !isFieldReadable(field, ctx.wpc)).sort();
-  const fields: Record<string, unknown> = {};
-  for (const field of shown) {
-    if (!isFieldReadable(field, ctx.wpc)) continue;
-    const value = presentField(field, issue.fields?.[field], ctx);
-    if (!hasValue(value)) continue;
-    fields[field] = value;
-  }
-  return { key: issue.key, fields, ...(withheld.length > 0 ? { withheld_fields: withheld } : {}) };
+  return { key: issue.key, fields: readableValues(issue, shown, ctx), ...(withheld.length > 0 ? { withheld_fields: withheld } : {}) };
 }
 
 /**
@@ -174,16 +167,20 @@ export function presentIssue(issue: Issue, ctx: ToolContext, expected: readonly 
  * defaults leave hidden ones out).
  */
 export function presentHit(issue: Issue, asked: readonly string[], ctx: ToolContext): SearchHit {
+  // Belt and braces: the decision already refused a hidden field, so the readable check only guards a mistake.
+  return { key: issue.key, fields: readableValues(issue, asked, ctx) };
+}
+
+/** Each named field the read policy lets the model see and that has a value, presented for the model. */
+function readableValues(issue: Issue, names: readonly string[], ctx: ToolContext): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const field of asked) {
-    // Belt and braces: the decision already refused a hidden field, so this only guards a mistake.
+  for (const field of names) {
     if (!isFieldReadable(field, ctx.wpc)) continue;
     const value = presentField(field, issue.fields?.[field], ctx);
-    // As in an issue: a field with no value is left out.
     if (!hasValue(value)) continue;
     fields[field] = value;
   }
-  return { key: issue.key, fields };
+  return fields;
 }
 
 /** Null and the empty list are "no value": the model is not told `null` field by field. */
