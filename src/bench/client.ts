@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { authorizationHeader, type JiraAuth } from '../jira/auth.js';
 import { JiraClient } from '../jira/client.js';
 
@@ -8,9 +9,10 @@ export interface ClientBenchOptions {
 }
 
 /**
- * Per-call cost of JiraClient (timeouts, capped body read, zod shape check) over a bare `fetch` +
- * `res.json()` of the same `GET /rest/api/3/issue/{key}` against the simulator. The two sides are
- * interleaved so drift in the simulator or the machine hits both equally.
+ * Per-call cost of JiraClient (timeouts, capped body read, zod shape check) against two bare clients of the
+ * same `GET /rest/api/3/issue/{key}` on the simulator: node:http with a keep-alive agent + JSON.parse (what
+ * the client is built on, the floor) and `fetch` + `res.json()` (what it used before). The three sides are
+ * interleaved so drift in the simulator or the machine hits all equally.
  */
 export async function benchClientOverhead(simUrl: string, auth: JiraAuth, options: ClientBenchOptions = {}): Promise<Record<string, number | string>> {
   const iterations = Math.min(20_000, Math.max(1, options.iterations ?? 2000));
@@ -26,29 +28,55 @@ export async function benchClientOverhead(simUrl: string, auth: JiraAuth, option
     if (!response.ok) throw new Error(`raw fetch answered ${response.status}`);
     await response.json();
   };
+  const agent = new Agent({ keepAlive: true });
+  const viaHttp = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      request(url, { headers, agent }, (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (part: Buffer) => parts.push(part));
+        response.on('end', () => {
+          JSON.parse(Buffer.concat(parts).toString('utf8'));
+          resolve();
+        });
+        response.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
 
-  for (let i = 0; i < warmup; i++) {
-    await viaClient();
-    await viaFetch();
+  try {
+    for (let i = 0; i < warmup; i++) {
+      await viaClient();
+      await viaHttp();
+      await viaFetch();
+    }
+    const clientUs: number[] = [];
+    const httpUs: number[] = [];
+    const fetchUs: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      clientUs.push(await timeUs(viaClient));
+      httpUs.push(await timeUs(viaHttp));
+      fetchUs.push(await timeUs(viaFetch));
+    }
+    const c50 = percentile(clientUs, 50);
+    const h50 = percentile(httpUs, 50);
+    const f50 = percentile(fetchUs, 50);
+    return {
+      operation: 'GET /rest/api/3/issue/{key}',
+      iterations,
+      client_p50_us: c50,
+      client_p99_us: percentile(clientUs, 99),
+      raw_node_http_p50_us: h50,
+      raw_node_http_p99_us: percentile(httpUs, 99),
+      raw_fetch_p50_us: f50,
+      raw_fetch_p99_us: percentile(fetchUs, 99),
+      overhead_vs_node_http_p50_us: Math.round((c50 - h50) * 10) / 10,
+      ratio_vs_node_http_p50: Math.round((c50 / h50) * 100) / 100,
+      ratio_vs_fetch_p50: Math.round((c50 / f50) * 100) / 100,
+    };
+  } finally {
+    agent.destroy();
   }
-  const clientUs: number[] = [];
-  const rawUs: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    clientUs.push(await timeUs(viaClient));
-    rawUs.push(await timeUs(viaFetch));
-  }
-  const c50 = percentile(clientUs, 50);
-  const r50 = percentile(rawUs, 50);
-  return {
-    operation: 'GET /rest/api/3/issue/{key}',
-    iterations,
-    client_p50_us: c50,
-    client_p99_us: percentile(clientUs, 99),
-    raw_fetch_p50_us: r50,
-    raw_fetch_p99_us: percentile(rawUs, 99),
-    overhead_p50_us: Math.round((c50 - r50) * 10) / 10,
-    ratio_p50: Math.round((c50 / r50) * 100) / 100,
-  };
 }
 
 async function someIssueKey(client: JiraClient): Promise<string> {

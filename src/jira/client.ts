@@ -8,7 +8,8 @@ import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from './config.js';
 import { JiraError } from './errors.js';
 import { DEFAULT_MAX_PAGES, pagesByOffset, pagesByToken, type PageLoopOptions } from './paging.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
-import { defaultSleep, JiraTransport, type FetchLike, type JiraRequest, type JiraResponse } from './transport.js';
+import { nodeHttp, type HttpSend } from './http.js';
+import { defaultSleep, JiraTransport, type JiraRequest, type JiraResponse } from './transport.js';
 import {
   ChangelogPageSchema,
   CommentSchema,
@@ -57,7 +58,8 @@ export interface JiraClientOptions {
   readonly maxResponseBytes?: number;
   readonly retry?: Partial<RetryOptions>;
   readonly maxPages?: number;
-  readonly fetch?: FetchLike;
+  /** The network; tests wrap `nodeHttp()` to see what leaves the client. */
+  readonly send?: HttpSend;
   /** [0, 1); drives the backoff jitter. */
   readonly random?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -99,7 +101,7 @@ export class JiraClient {
       timeoutMs,
       maxResponseBytes,
       retry,
-      fetch: options.fetch ?? globalThis.fetch,
+      send: options.send ?? nodeHttp(),
       random: options.random ?? Math.random,
       sleep: options.sleep ?? defaultSleep,
       now: options.now ?? Date.now,

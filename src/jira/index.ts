@@ -6,6 +6,7 @@ export { Secret } from './secret.js';
 export { JiraError, JiraHttpError, codeForStatus, isJiraError, type JiraErrorCode, type JiraExchange } from './errors.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 export { DEFAULT_MAX_PAGES, type PageLoopOptions } from './paging.js';
-export type { FetchLike, JiraResponse } from './transport.js';
+export type { JiraResponse } from './transport.js';
+export type { HttpAnswer, HttpInit, HttpSend } from './http.js';
 export type * from './types.js';
 export { adfToMarkdown, markdownToAdf, normalizeAdf, safeHref, type AdfDoc, type AdfMark, type AdfNode } from './adf/index.js';

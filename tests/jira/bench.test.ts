@@ -16,13 +16,25 @@ describe('benchClientOverhead', () => {
   });
   afterAll(() => stub.close());
 
-  it('measures both sides on the same issue and reports percentiles', async () => {
+  it('measures all three sides on the same issue and reports percentiles', async () => {
     const result = await benchClientOverhead(stub.url, { kind: 'bearer', token: new Secret('t0ken-bench') }, { iterations: 20, warmup: 2 });
     expect(Object.keys(result).sort()).toEqual(
-      ['client_p50_us', 'client_p99_us', 'iterations', 'operation', 'overhead_p50_us', 'ratio_p50', 'raw_fetch_p50_us', 'raw_fetch_p99_us'].sort(),
+      [
+        'client_p50_us',
+        'client_p99_us',
+        'iterations',
+        'operation',
+        'overhead_vs_node_http_p50_us',
+        'ratio_vs_fetch_p50',
+        'ratio_vs_node_http_p50',
+        'raw_fetch_p50_us',
+        'raw_fetch_p99_us',
+        'raw_node_http_p50_us',
+        'raw_node_http_p99_us',
+      ].sort(),
     );
     expect(result.iterations).toBe(20);
-    expect(stub.requests.filter((r) => r.url === '/rest/api/3/issue/ABC-1')).toHaveLength(44);
+    expect(stub.requests.filter((r) => r.url === '/rest/api/3/issue/ABC-1')).toHaveLength(66);
     expect(stub.requests.every((r) => r.headers.authorization === 'Bearer t0ken-bench')).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JiraClient, type JiraClientOptions } from '../../src/jira/client.js';
 import { JiraError, JiraHttpError } from '../../src/jira/errors.js';
+import type { HttpSend } from '../../src/jira/http.js';
 import { Secret } from '../../src/jira/secret.js';
 import { json, recordingSleep, useStubs, type StubHandler } from '../helpers/stub.js';
 
@@ -114,11 +115,15 @@ describe('JiraClient requests', () => {
 
   it('uses the api.atlassian.com/ex/jira/<cloudId> base for every path', async () => {
     const seen: string[] = [];
-    const fetch = async (input: Request | URL | string): Promise<Response> => {
-      seen.push(input instanceof Request ? input.url : String(input));
-      return new Response(JSON.stringify({ accountId: 'acc-1' }), { status: 200, headers: { 'content-type': 'application/json' } });
+    const send: HttpSend = async (url) => {
+      seen.push(url.href);
+      const body = Buffer.from(JSON.stringify({ accountId: 'acc-1' }));
+      return { status: 200, header: (name) => (name === 'content-type' ? 'application/json' : undefined), body: (async function* () {
+          yield body;
+        })(),
+        discard: () => undefined };
     };
-    const c = client('https://api.atlassian.com/ex/jira/11223344-aaaa-bbbb-cccc-556677889900', { fetch });
+    const c = client('https://api.atlassian.com/ex/jira/11223344-aaaa-bbbb-cccc-556677889900', { send });
     await c.myself();
     await c.searchJql({ jql: 'x' }).catch(() => undefined);
     expect(seen).toEqual([

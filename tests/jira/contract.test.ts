@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JiraClient, markdownToAdf, Secret } from '../../src/jira/index.js';
+import { JiraClient, markdownToAdf, Secret, type HttpSend } from '../../src/jira/index.js';
+import { nodeHttp } from '../../src/jira/http.js';
 import { SIM_USERS, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { isDeprecated, matchOperation, SPEC_PATH, validateRequest } from '../contract/openapi.js';
 
@@ -55,17 +56,16 @@ afterAll(() => sim.close());
 describe('client requests match the Jira Cloud OpenAPI spec', () => {
   it('every request body the client sends validates, and no operation used is deprecated', async () => {
     const sent: Sent[] = [];
-    // Records what actually leaves the client, then sends it on unchanged.
-    const recordingFetch = async (input: Request | URL | string, init?: RequestInit): Promise<Response> => {
-      const request = input instanceof Request ? input : new Request(input, init);
-      const text = await request.clone().text();
-      sent.push({ method: request.method, path: new URL(request.url).pathname, body: text === '' ? undefined : JSON.parse(text) });
-      return fetch(request);
+    // Records what actually leaves the client, then sends it on unchanged over the client's own network.
+    const network = nodeHttp();
+    const recording: HttpSend = (url, init) => {
+      sent.push({ method: init.method, path: url.pathname, body: init.body === undefined || init.body === '' ? undefined : JSON.parse(init.body) });
+      return network(url, init);
     };
     const c = new JiraClient({
       baseUrl: sim.url,
       auth: { kind: 'basic', email: SIM_USERS.agent.email, apiToken: new Secret(SIM_USERS.agent.apiToken) },
-      fetch: recordingFetch,
+      send: recording,
     });
 
     await c.myself();
