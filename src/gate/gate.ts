@@ -176,7 +176,8 @@ export class Gate {
     if (receiptKey && config.job && wiring.diskSafe) {
       const job = config.job;
       await this.#attempt('BUNDLE', () => {
-        this.#log = openReceiptSink(config, { job, server: this.server, key: receiptKey }, this.#state?.receipts);
+        // Busy while other calls are in flight: the log then signs and syncs on the thread pool, off their way.
+        this.#log = openReceiptSink(config, { job, server: this.server, key: receiptKey, busy: () => this.#inFlight.size > 1 }, this.#state?.receipts);
         populateBundle(config.bundleDir, this.#wpc, trust);
         this.#reportTornTails(receiptKey, job);
       });
@@ -568,7 +569,7 @@ export class Gate {
    */
   async #append(log: ReceiptSink, content: ReceiptContent, options: { durable?: boolean } = {}): Promise<string> {
     try {
-      if (options.durable === false) return log.append(content, { durable: false }).hash;
+      if (options.durable === false) return (await log.appendWritten(content)).hash;
       return (await log.appendDurable(content)).hash;
     } catch (error) {
       throw new GateDenied(codeOf(error, 'RECEIPT_WRITE_FAILED'), 'config', describeError(error));
@@ -576,14 +577,15 @@ export class Gate {
   }
 
   #event(event: { type: string; [key: string]: unknown }): void {
-    if (!this.#log) return;
-    try {
-      // Written at once, in order; made durable by the next sync (started here, without waiting for it).
-      this.#log.append(eventReceipt(this.#now().toISOString(), event, this.#wpc?.hash), { durable: false });
-      this.#log.flush().catch(() => undefined);
-    } catch {
-      // Events are informative; the next decision receipt will fail and refuse the call.
-    }
+    const log = this.#log;
+    if (!log) return;
+    // Its place in the chain is taken now, in call order; made durable by the next sync (started once it is
+    // written, without waiting for it). Events are informative: a failed one leaves the log broken, and the
+    // next decision receipt refuses the call.
+    log
+      .appendWritten(eventReceipt(this.#now().toISOString(), event, this.#wpc?.hash))
+      .then(() => log.flush())
+      .catch(() => undefined);
   }
 
   /** Turn any refusal into a denial with a durable receipt. Unexpected errors are refused too, never thrown to the client. */

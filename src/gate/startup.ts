@@ -22,15 +22,15 @@ export type OpenSink = (session: { job: string; server: 'jira-read' | 'jira-writ
 /** The session's receipt sink: the injected one (e.g. Postgres), or a signed log file in the bundle folder. */
 export function openReceiptSink(
   config: ServerConfig,
-  session: { job: string; server: 'jira-read' | 'jira-write'; key: SigningKey },
+  session: { job: string; server: 'jira-read' | 'jira-write'; key: SigningKey; busy?: () => boolean },
   openSink: OpenSink | undefined,
 ): ReceiptSink {
-  const { job, server, key } = session;
+  const { job, server, key, busy } = session;
   ensureDir(config.bundleDir);
   const runId = ensureRunId(config.home, job);
   // The sink records its own session (e.g. a row per session in Postgres); `bundle export` writes the folder.
   if (openSink) return openSink({ job, server, runId });
-  const log = ReceiptLog.open({ bundleDir: config.bundleDir, job, server, key, heads: { dir: headsDirOf(config.home.stateDir) }, runId });
+  const log = ReceiptLog.open({ bundleDir: config.bundleDir, job, server, key, heads: { dir: headsDirOf(config.home.stateDir) }, runId, ...(busy ? { busy } : {}) });
   recordSession(config.home, job, { server, session: log.session, bundle_dir: config.bundleDir, file: relative(config.bundleDir, log.file) });
   return log;
 }

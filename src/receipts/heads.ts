@@ -2,7 +2,7 @@ import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, readdirSync, 
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { canonicalBytes, canonicalJson } from '../util/canonical.js';
-import { signBytes, type SigningKey } from '../keys/ed25519.js';
+import { signBytes, signBytesOffThread, type SigningKey } from '../keys/ed25519.js';
 import { isCanonicalBase64url } from '../keys/base64url.js';
 
 /**
@@ -143,21 +143,47 @@ export class HeadRecorder {
    * once) if it cannot be built.
    */
   prepare(state: HeadState): PreparedHead | undefined {
-    if (this.#fd === undefined) return undefined;
+    const unsigned = this.#unsigned(state);
+    if (unsigned === undefined) return undefined;
     try {
-      const n = this.#n + 1;
-      const body = { ...this.#static, n, ...state };
-      const sig = Buffer.from(signBytes(this.key, canonicalBytes(body))).toString('base64url');
-      const text = canonicalJson({ ...body, sig });
-      if (Buffer.byteLength(text, 'utf8') >= SLOT) throw new Error('head record too long');
-      const slot = Buffer.alloc(SLOT, 0x20);
-      slot.write(text, 0, 'utf8');
-      slot[SLOT - 1] = 0x0a;
-      return { n, seq: state.seq, slot };
+      return this.#slot(unsigned, signBytes(this.key, unsigned.bytes));
     } catch {
       this.#warn();
       return undefined;
     }
+  }
+
+  /** `prepare` with the signature computed on the thread pool (the log uses it while its sync runs there too). */
+  async prepareOffThread(state: HeadState): Promise<PreparedHead | undefined> {
+    const unsigned = this.#unsigned(state);
+    if (unsigned === undefined) return undefined;
+    try {
+      return this.#slot(unsigned, await signBytesOffThread(this.key, unsigned.bytes));
+    } catch {
+      this.#warn();
+      return undefined;
+    }
+  }
+
+  #unsigned(state: HeadState): { n: number; seq: number; body: Omit<SessionHead, 'sig'>; bytes: Uint8Array } | undefined {
+    if (this.#fd === undefined) return undefined;
+    try {
+      const n = this.#n + 1;
+      const body = { ...this.#static, n, ...state };
+      return { n, seq: state.seq, body, bytes: canonicalBytes(body) };
+    } catch {
+      this.#warn();
+      return undefined;
+    }
+  }
+
+  #slot(unsigned: { n: number; seq: number; body: Omit<SessionHead, 'sig'> }, signature: Uint8Array): PreparedHead {
+    const text = canonicalJson({ ...unsigned.body, sig: Buffer.from(signature).toString('base64url') });
+    if (Buffer.byteLength(text, 'utf8') >= SLOT) throw new Error('head record too long');
+    const slot = Buffer.alloc(SLOT, 0x20);
+    slot.write(text, 0, 'utf8');
+    slot[SLOT - 1] = 0x0a;
+    return { n: unsigned.n, seq: unsigned.seq, slot };
   }
 
   /**

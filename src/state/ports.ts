@@ -35,14 +35,15 @@ export interface KillSwitchCheck {
 }
 
 /**
- * One session's receipt chain. `append` signs and chains at once (so order is the call order), `appendDurable`
- * resolves only once that receipt is durable; a failure fails every call that waited on it.
+ * One session's receipt chain, in call order. `appendWritten` resolves once the receipt has its place in the
+ * chain (signed, written, not yet durable: the next sync or commit covers it); `appendDurable` resolves only
+ * once that receipt is durable; a failure fails every call that waited on it.
  */
 export interface ReceiptSink {
   readonly session: string;
   /** The session's file in the bundle, when the sink is a file (the embedded default). */
   readonly file?: string;
-  append(content: ReceiptContent, options?: { durable?: boolean }): AppendedReceipt;
+  appendWritten(content: ReceiptContent): Promise<AppendedReceipt>;
   appendDurable(content: ReceiptContent): Promise<AppendedReceipt>;
   flush(): Promise<void>;
   closeDurably(closing?: ReceiptContent): Promise<void>;

@@ -342,7 +342,7 @@ function gatedFs(options: { failSync?: number; failWrite?: (bytes: Uint8Array, o
     // Let the log's sync loop and the waiters' continuations run.
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   };
-  return { fs, state, release };
+  return { fs, state, release, pending: () => releases.length };
 }
 
 const settled = (promise: Promise<unknown>) => {
@@ -516,6 +516,36 @@ describe('group commit', () => {
     for (const box of written) expect(box.error).toMatchObject({ code: 'RECEIPT_WRITE_FAILED' });
     expect(readHeadFile(headFile, key)).toMatchObject({ seq: 2, head: verifyReceiptChain(readFileSync(log.file, 'utf8'), env.trust).head });
     log.close();
+  });
+
+  it('busy (other calls in flight): every sync goes through the pool, even a lone one; alone again, inline', async () => {
+    const dir = bundle();
+    const headsDir = join(dir, 'state-heads');
+    let inline = 0;
+    let pool = 0;
+    const fs: ReceiptFs = {
+      ...NODE_RECEIPT_FS,
+      datasync: (fd) => ((pool += 1), NODE_RECEIPT_FS.datasync(fd)),
+      datasyncSync: (fd) => ((inline += 1), NODE_RECEIPT_FS.datasyncSync(fd)),
+    };
+    let busy = true;
+    const log = ReceiptLog.open({ bundleDir: join(dir, 'b'), job: 'job-1', server: 'jira-read', key: env.keys.receipt, heads: { dir: headsDir }, fs, busy: () => busy });
+    // Lone appends one after another, as a call among others in flight makes them: none blocks the event loop.
+    for (let i = 1; i <= 4; i++) {
+      await log.appendWritten(content(2 * i - 1));
+      await log.appendDurable(content(2 * i));
+    }
+    expect({ pool, inline }).toEqual({ pool: 4, inline: 0 });
+    // Alone: the very first lone sync runs inline (the gate knows nobody else is waiting).
+    busy = false;
+    await log.appendDurable(content(9));
+    expect({ pool, inline }).toEqual({ pool: 4, inline: 1 });
+    log.close();
+    const report = verifyReceiptChain(readFileSync(log.file, 'utf8'), env.trust);
+    expect(report.problems).toEqual([]);
+    expect(report.lines.map((l) => l.receipt.args_hash)).toEqual(Array.from({ length: 9 }, (_, i) => hashAddress(`args ${i + 1}`)));
+    // The head record (signed on the pool during a pooled sync, inline otherwise) names the last durable receipt.
+    expect(readHeadFile(join(headsDir, 'job-1', `jira-read-${log.session}.head`), receiptPublicKey(env.keys.receipt))).toMatchObject({ seq: 9, head: report.head });
   });
 
   it('the one-pass line is byte for byte the canonical form of the signed receipt', () => {

@@ -88,13 +88,13 @@ afterAll(async () => {
 
 describe('the gate pipeline, stage by stage', () => {
   it('config: a tool the server does not have is refused with a receipt that is durable, whatever the receipt sink', async () => {
-    // A sink that, like Postgres, makes nothing durable but through appendDurable: a hash from a plain append
+    // A sink that, like Postgres, makes nothing durable but through appendDurable: a hash from appendWritten
     // would name a receipt that may never reach storage.
     const durable = new Set<string>();
     let n = 0;
     const sink: ReceiptSink = {
       session: 'sink-test',
-      append: (content) => ({ receipt: content as unknown as Receipt, hash: `sha256:not-durable-${++n}` }),
+      appendWritten: async (content) => ({ receipt: content as unknown as Receipt, hash: `sha256:not-durable-${++n}` }),
       appendDurable: async (content) => {
         const hash = `sha256:durable-${++n}`;
         durable.add(hash);

@@ -85,6 +85,11 @@ export class PostgresReceiptSink implements ReceiptSink {
     return { receipt, hash };
   }
 
+  /** Its place in the chain now; durable with the commit `append` started. */
+  async appendWritten(content: ReceiptContent): Promise<AppendedReceipt> {
+    return this.append(content);
+  }
+
   async appendDurable(content: ReceiptContent): Promise<AppendedReceipt> {
     const appended = this.append(content);
     await this.#until(appended.receipt.seq);
