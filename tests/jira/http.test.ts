@@ -1,6 +1,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { JiraClient } from '../../src/jira/client.js';
+import { nodeHttp } from '../../src/jira/http.js';
 import { Secret } from '../../src/jira/secret.js';
 import { json, useStubs } from '../helpers/stub.js';
 
@@ -71,6 +72,20 @@ describe('the Jira HTTP layer', () => {
     await Promise.all(Array.from({ length: 8 }, () => c.getIssue('ABC-1')));
     expect(s.requests).toHaveLength(28);
     expect(sockets.size).toBeLessThanOrEqual(8);
+  });
+
+  it('the idle timeout closes only idle pooled connections, never a slow answer in progress', async () => {
+    const sockets = new Set<unknown>();
+    const s = await stub((_req, res, raw) => {
+      sockets.add(raw.socket);
+      setTimeout(() => json(res, 200, ISSUE), 150);
+    });
+    const c = new JiraClient({ baseUrl: s.url, auth: { kind: 'bearer', token: new Secret('t0ken-http') }, retry: { limit: 1 }, send: nodeHttp({ idleMs: 40 }) });
+    await expect(c.getIssue('ABC-1')).resolves.toMatchObject({ request: { status: 200, attempts: 1 } });
+    // Idle longer than idleMs: the pooled connection was closed, the next call opens a new one.
+    await new Promise((r) => setTimeout(r, 120));
+    await c.getIssue('ABC-1');
+    expect(sockets.size).toBe(2);
   });
 
   it('sends a write body with its length and content type, exactly once', async () => {
