@@ -26,7 +26,7 @@ interface Status {
 
 async function status(server: Connected): Promise<{ status: Status; receipt: unknown; isError: boolean }> {
   const result = await callTool(server, STATUS_TOOL_NAME, {});
-  return { status: result.structured.data as Status, receipt: result.structured.receipt, isError: result.isError };
+  return { status: result.structured.data as Status, receipt: result.receipt, isError: result.isError };
 }
 
 async function listed(server: Connected): Promise<string[]> {

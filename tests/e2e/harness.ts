@@ -10,6 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
+import { RECEIPT_META_KEY } from '../../src/servers/output.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { waitForExit } from '../helpers/wait.js';
 import { runCliCaptured, type CliResult } from '../helpers/cli.js';
@@ -183,6 +184,8 @@ export interface ToolCallResult {
   isError: boolean;
   structured: Record<string, unknown>;
   text: string;
+  /** The receipt the result names in its `_meta` (RECEIPT_META_KEY). */
+  receipt: string | undefined;
 }
 
 export async function callTool(connected: Connected, name: string, args: Record<string, unknown>): Promise<ToolCallResult> {
@@ -192,7 +195,14 @@ export async function callTool(connected: Connected, name: string, args: Record<
     isError: result.isError === true,
     structured: (result.structuredContent ?? {}) as Record<string, unknown>,
     text: content.map((item) => item.text ?? '').join('\n'),
+    receipt: receiptOf(result),
   };
+}
+
+/** The receipt hash a tool result names in `_meta`. */
+export function receiptOf(result: { _meta?: Record<string, unknown> | undefined }): string | undefined {
+  const value = result._meta?.[RECEIPT_META_KEY];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECEIPT_META_KEY } from '../../src/servers/output.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { SERVER_BIN, World } from './harness.js';
 
@@ -75,12 +76,14 @@ describe('MCP Inspector CLI as a third-party client', () => {
     world.sim.clearRequests();
     const result = (await inspectorOn(SERVER_BIN.write, '--method', 'tools/call', '--tool-name', 'jira_transition_issue', '--tool-arg', 'issue_key=ENG-1', '--tool-arg', 'transition=Done')) as {
       structuredContent?: { denied?: boolean; code?: string; reasons?: Array<{ code: string }>; receipt?: string };
+      _meta?: Record<string, unknown>;
       isError?: boolean;
     };
     expect(result.isError).toBe(true);
     expect(result.structuredContent).toMatchObject({ denied: true, code: 'OPERATION_DENIED' });
     expect(result.structuredContent?.reasons?.map((reason) => reason.code)).toEqual(['OPERATION_DENIED', 'OPERATION_NOT_ALLOWED', 'SCOPE_OPERATION_NOT_GRANTED']);
     expect(typeof result.structuredContent?.receipt).toBe('string');
+    expect(result._meta?.[RECEIPT_META_KEY]).toBe(result.structuredContent?.receipt);
     expect(world.sim.requests()).toEqual([]);
     expect(world.sim.stateHash()).toBe(before);
   });

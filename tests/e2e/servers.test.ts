@@ -46,7 +46,10 @@ describe('jira-read and jira-write over stdio (seed WPC)', () => {
     // A hit is its key and the fields asked for; the key carries the project.
     for (const issue of data.issues) expect(['ENG', 'SEC']).toContain(issue.key.slice(0, issue.key.lastIndexOf('-')));
     expect(JSON.parse(result.text)).toEqual(result.structured);
-    expect(typeof result.structured.receipt).toBe('string');
+    // The receipt travels in _meta, not in what the model reads.
+    expect(result.receipt).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(result.structured.receipt).toBeUndefined();
+    expect(result.text).not.toContain(result.receipt as string);
     // Paging with the token from the previous page.
     const next = await callTool(read, 'jira_search_issues', { jql: 'ORDER BY key ASC', max_results: 10, next_page_token: data.next_page_token });
     const nextKeys = (next.structured.data as { issues: Array<{ key: string }> }).issues.map((issue) => issue.key);

@@ -92,6 +92,7 @@ export async function expectRefused(
   expect(writesSince(world.sim, seq), 'a write request reached Jira').toEqual([]);
   const hash = result.structured.receipt;
   expect(typeof hash, 'no denial receipt named in the result').toBe('string');
+  expect(result.receipt, 'the denial names another receipt in _meta').toBe(hash);
   const receipts = world.receipts(options.bundleDir ?? world.bundleDir);
   const receipt = receipts.find((candidate) => hashOf(candidate) === hash);
   expect(receipt, 'the named denial receipt is not in the bundle').toBeDefined();

@@ -55,7 +55,7 @@ describe('threat: hidden fields and types probed through JQL', () => {
     expect(result.structured.code, jql).toBe(code);
     // The search never reached Jira: no match, miss or ordering of the hidden value exists to observe.
     expect(searchesSince(seq), jql).toEqual([]);
-    const receipt = world.receipts().find((candidate) => hashOf(candidate) === result.structured.receipt);
+    const receipt = world.receipts().find((candidate) => hashOf(candidate) === result.receipt);
     expect(receipt?.decision?.effect, jql).toBe('deny');
     expect(receipt?.decision?.reasons.map((reason) => reason.code), jql).toContain(code);
     if (field) expect(receipt?.request?.fieldsRead, jql).toContain(field);

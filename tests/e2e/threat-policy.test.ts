@@ -272,7 +272,7 @@ describe('threat: JQL escape (read server, writer WPC allows ENG only)', () => {
       .map((request) => (request.body as { jql: string }).jql);
     for (const text of sent) expect(text, `Jira received an unconfined JQL for ${jql}`).toMatch(confined);
     if (result.isError) {
-      const receipt = world.receipts().find((candidate) => hashOf(candidate) === result.structured.receipt);
+      const receipt = world.receipts().find((candidate) => hashOf(candidate) === result.receipt);
       expect(result.structured.code, result.text).toBe('JQL_INVALID');
       expect(receipt?.decision?.effect).toBe('deny');
       expect(receipt?.decision?.reasons.map((reason) => reason.code)).toContain('JQL_INVALID');

@@ -285,7 +285,7 @@ describe('threat: the issue moved, or the call hidden, while a human answers', (
     expect(result.structured.code, result.text).toBe('TARGET_CHANGED');
     expect(writesSince(sim, seq)).toEqual([]);
     expect(comments()).toBe(before);
-    const receipt = world.receipts().find((candidate) => hashOf(candidate) === result.structured.receipt);
+    const receipt = world.receipts().find((candidate) => hashOf(candidate) === result.receipt);
     expect(receipt?.decision).toMatchObject({ effect: 'deny', stage: 'target' });
     await write.close();
   });

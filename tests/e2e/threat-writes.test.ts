@@ -47,7 +47,7 @@ describe('threat: silent no-op writes (Jira answers success but does not apply)'
     expect(sent[0]?.status).toBeLessThan(300);
     expect(sim.stateHash()).toBe(before);
     const receipts = world.receipts();
-    const outcome = receipts.find((receipt) => hashOf(receipt) === result.structured.receipt) as Receipt;
+    const outcome = receipts.find((receipt) => hashOf(receipt) === result.receipt) as Receipt;
     expect(outcome.kind).toBe('outcome');
     expect(outcome.outcome).toMatchObject({ status: 'not_applied', code: 'WRITE_NOT_APPLIED' });
     // Its decision receipt exists and allowed the call.
@@ -64,7 +64,7 @@ describe('threat: silent no-op writes (Jira answers success but does not apply)'
     // Positive control: without the fault the same call takes, and the receipt shows the change.
     const ok = await expectAllowed(write, 'jira_update_issue', { issue_key: key, summary: 'applied this time' });
     expect(summaryOf(key)).toBe('applied this time');
-    const applied = world.receipts().find((receipt) => hashOf(receipt) === ok.structured.receipt);
+    const applied = world.receipts().find((receipt) => hashOf(receipt) === ok.receipt);
     expect(applied?.outcome?.status).toBe('succeeded');
     expect(applied?.changes).toEqual([{ issue: key, field: 'summary', before: was, after: 'applied this time' }]);
   });

@@ -11,9 +11,12 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gate } from '../../src/gate/gate.js';
 import { createClawServer, watchToolList } from '../../src/servers/factory.js';
+import { RECEIPT_META_KEY } from '../../src/servers/output.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { WRITE_TOOLS } from '../../src/tools/write-tools.js';
 import { GateWorld } from '../helpers/gate-world.js';
+
+const receiptOf = (result: { _meta?: Record<string, unknown> }): string | undefined => result._meta?.[RECEIPT_META_KEY] as string | undefined;
 
 const WPC = {
   wpc_version: 'v1',
@@ -53,14 +56,16 @@ describe('createClawServer', () => {
     const structured = result.structuredContent as { code: string; receipt: string };
     expect(structured.code).toBe('OPERATION_DENIED');
     expect(env.receipt(structured.receipt)?.decision).toMatchObject({ effect: 'deny', stage: 'policy' });
+    expect(receiptOf(result)).toBe(structured.receipt);
     expect(env.sim.stateHash()).toBe(before);
   });
 
-  it('an allowed call returns the data with the outcome receipt', async () => {
+  it('an allowed call returns the data, and names its outcome receipt in _meta (not in what the model reads)', async () => {
     const result = await client.callTool({ name: 'jira_add_comment', arguments: { issue_key: 'ENG-6', body: 'from the factory test' } });
     expect(result.isError).toBeFalsy();
-    const structured = result.structuredContent as { receipt: string; data: { comment_id: string } };
-    expect(env.receipt(structured.receipt)).toMatchObject({ kind: 'outcome', outcome: { status: 'succeeded' } });
+    const structured = result.structuredContent as { receipt?: string; data: { comment_id: string } };
+    expect(structured.receipt).toBeUndefined();
+    expect(env.receipt(receiptOf(result))).toMatchObject({ kind: 'outcome', outcome: { status: 'succeeded' } });
     expect(structured.data.comment_id).toEqual(expect.any(String));
   });
 
