@@ -24,13 +24,14 @@ const CALLS: Record<'get_issue' | 'search', Call> = {
 const ISSUE_13_GET_ISSUE_BYTES = 1884;
 const BASELINE_CALL: Call = { name: 'jira_get_issue', arguments: { issue_key: 'ENG-1' } };
 
-async function modelBytes(connected: Connected, call: Call): Promise<{ text: number; structured: number; total: number }> {
+async function modelBytes(connected: Connected, call: Call): Promise<{ text: number; structured: number; total: number; meta: number }> {
   const result = await connected.client.callTool(call);
   if (result.isError) throw new Error(`bench call ${call.name} failed: ${JSON.stringify(result.structuredContent)}`);
   const content = result.content as Array<{ type: string; text?: string }>;
   const text = content.reduce((sum, part) => sum + (part.type === 'text' ? Buffer.byteLength(part.text ?? '') : 0), 0);
   const structured = Buffer.byteLength(JSON.stringify(result.structuredContent ?? {}));
-  return { text, structured, total: text + structured };
+  const meta = result._meta === undefined ? 0 : Buffer.byteLength(JSON.stringify(result._meta));
+  return { text, structured, total: text + structured, meta };
 }
 
 interface Run {
@@ -63,30 +64,46 @@ async function run(connected: Connected, call: Call, total: number, concurrency:
   return { calls_per_s: Math.round(total / seconds), p50_ms: ms(percentile(latencies, 50)), p99_ms: ms(percentile(latencies, 99)), bytes };
 }
 
-export async function benchConcurrency(options: { calls?: number } = {}): Promise<Record<string, number | string>> {
-  const total = options.calls ?? 600;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
+/** `median [min-max]` of one figure over the blocks. */
+const spread = (values: number[], round: (value: number) => number = (value) => value) =>
+  `${round(median(values))} [${round(Math.min(...values))}-${round(Math.max(...values))}]`;
+
+/**
+ * Each level is measured in `blocks` rounds, gated then bypass in every round, so drift on a shared machine
+ * hits both; figures are the median over the rounds with their range, and ratios are of the medians.
+ */
+export async function benchConcurrency(options: { calls?: number; blocks?: number } = {}): Promise<Record<string, number | string>> {
+  const total = options.calls ?? 300;
+  const blocks = options.blocks ?? 5;
   const world = await openBenchWorld();
   try {
     const gated = await world.gated('read');
     const bypass = await world.bypass('read');
-    const out: Record<string, number | string> = { calls_per_level: total };
+    const out: Record<string, number | string> = { calls_per_round: total, rounds_per_level: blocks, figures: 'median [min-max] over the rounds' };
     for (const [kind, call] of Object.entries(CALLS)) {
-      // Warm both (JIT, token cache, field catalog), then measure each level interleaved: gated, bypass.
+      // Warm both (JIT, token cache, field catalog), then measure each level in interleaved rounds.
       await run(gated, call, 50, 8);
       await run(bypass, call, 50, 8);
       for (const level of LEVELS) {
-        const g = await run(gated, call, total, level);
-        const b = await run(bypass, call, total, level);
+        const g: Run[] = [];
+        const b: Run[] = [];
+        for (let round = 0; round < blocks; round++) {
+          g.push(await run(gated, call, total, level));
+          b.push(await run(bypass, call, total, level));
+        }
         const at = `${kind}_c${level}`;
-        out[`${at}_gated_calls_per_s`] = g.calls_per_s;
-        out[`${at}_bypass_calls_per_s`] = b.calls_per_s;
-        out[`${at}_throughput_ratio`] = ms(g.calls_per_s / b.calls_per_s);
-        out[`${at}_gated_p50_ms`] = g.p50_ms;
-        out[`${at}_bypass_p50_ms`] = b.p50_ms;
-        out[`${at}_gated_p99_ms`] = g.p99_ms;
-        out[`${at}_bypass_p99_ms`] = b.p99_ms;
-        out[`${at}_p50_ratio`] = ms(g.p50_ms / b.p50_ms);
-        out[`${at}_p99_ratio`] = ms(g.p99_ms / b.p99_ms);
+        const pick = (runs: Run[], figure: keyof Run) => runs.map((one) => one[figure]);
+        out[`${at}_gated_calls_per_s`] = spread(pick(g, 'calls_per_s'));
+        out[`${at}_bypass_calls_per_s`] = spread(pick(b, 'calls_per_s'));
+        out[`${at}_throughput_ratio`] = ms(median(pick(g, 'calls_per_s')) / median(pick(b, 'calls_per_s')));
+        out[`${at}_gated_p50_ms`] = spread(pick(g, 'p50_ms'), ms);
+        out[`${at}_bypass_p50_ms`] = spread(pick(b, 'p50_ms'), ms);
+        out[`${at}_gate_overhead_p50_ms`] = ms(median(pick(g, 'p50_ms')) - median(pick(b, 'p50_ms')));
+        out[`${at}_gated_p99_ms`] = spread(pick(g, 'p99_ms'), ms);
+        out[`${at}_bypass_p99_ms`] = spread(pick(b, 'p99_ms'), ms);
+        out[`${at}_p50_ratio`] = ms(median(pick(g, 'p50_ms')) / median(pick(b, 'p50_ms')));
+        out[`${at}_p99_ratio`] = ms(median(pick(g, 'p99_ms')) / median(pick(b, 'p99_ms')));
       }
       const g = await run(gated, call, 1, 1);
       const b = await run(bypass, call, 1, 1);
@@ -97,7 +114,7 @@ export async function benchConcurrency(options: { calls?: number } = {}): Promis
       const gm = await modelBytes(gated, kind === 'get_issue' ? BASELINE_CALL : call);
       const bm = await modelBytes(bypass, kind === 'get_issue' ? BASELINE_CALL : call);
       const at = kind === 'get_issue' ? 'get_issue_eng1' : kind;
-      out[`${at}_model_bytes_gated`] = `${gm.total} (text ${gm.text} + structured ${gm.structured})`;
+      out[`${at}_model_bytes_gated`] = `${gm.total} (text ${gm.text} + structured ${gm.structured}; receipt in _meta, ${gm.meta} bytes)`;
       out[`${at}_model_bytes_bypass`] = bm.total;
       out[`${at}_model_bytes_ratio_vs_bypass`] = ms(gm.total / bm.total);
       if (kind === 'get_issue') out.get_issue_eng1_model_bytes_ratio_vs_issue_13 = `${ms(gm.total / ISSUE_13_GET_ISSUE_BYTES)} (of ${ISSUE_13_GET_ISSUE_BYTES})`;

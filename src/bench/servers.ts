@@ -146,14 +146,16 @@ export async function openBenchWorld(): Promise<BenchWorld> {
   };
 }
 
+const ROUNDS = 5;
+
 /**
  * The gate's cost at the MCP level: the same tools, the same factory, the same simulator, once through the
  * gate (CST check, target resolution, decision, fsynced receipts) and once through the bench-only bypass.
  * Also cold start to the first tools/list, and resident memory after the workload.
  */
 export async function benchServers(options: { reads?: number; writes?: number } = {}): Promise<Record<string, number | string>> {
-  const reads = options.reads ?? 400;
-  const writes = options.writes ?? 200;
+  const reads = options.reads ?? 500;
+  const writes = options.writes ?? 250;
   const world = await openBenchWorld();
   try {
     const gatedRead = await world.gated('read');
@@ -172,11 +174,20 @@ export async function benchServers(options: { reads?: number; writes?: number } 
     const bypassReads: number[] = [];
     const gatedWrites: number[] = [];
     const bypassWrites: number[] = [];
-    for (let block = 0; block < 4; block++) {
-      gatedReads.push(...(await timeCalls(gatedRead, reads / 4, readCall)));
-      bypassReads.push(...(await timeCalls(bypassRead, reads / 4, readCall)));
-      gatedWrites.push(...(await timeCalls(gatedWrite, writes / 4, (i) => writeCall(block * 10_000 + i))));
-      bypassWrites.push(...(await timeCalls(bypassWrite, writes / 4, (i) => writeCall(block * 10_000 + i + 5_000))));
+    // What the gate adds in each round (gated p50 minus bypass p50 of that round): its range shows the drift.
+    const readRounds: number[] = [];
+    const writeRounds: number[] = [];
+    for (let block = 0; block < ROUNDS; block++) {
+      const gr = await timeCalls(gatedRead, reads / ROUNDS, readCall);
+      const br = await timeCalls(bypassRead, reads / ROUNDS, readCall);
+      const gw = await timeCalls(gatedWrite, writes / ROUNDS, (i) => writeCall(block * 10_000 + i));
+      const bw = await timeCalls(bypassWrite, writes / ROUNDS, (i) => writeCall(block * 10_000 + i + 5_000));
+      readRounds.push(summarize(gr).p50_us - summarize(br).p50_us);
+      writeRounds.push(summarize(gw).p50_us - summarize(bw).p50_us);
+      gatedReads.push(...gr);
+      bypassReads.push(...br);
+      gatedWrites.push(...gw);
+      bypassWrites.push(...bw);
     }
     const gr = summarize(gatedReads);
     const br = summarize(bypassReads);
@@ -193,9 +204,12 @@ export async function benchServers(options: { reads?: number; writes?: number } 
     }
     const cold = summarize(coldStarts);
 
+    const range = (values: number[]) => `[${round(Math.min(...values))}-${round(Math.max(...values))}] over ${ROUNDS} rounds`;
     return {
       ...overhead('read', reads, gr, br),
+      read_gate_overhead_p50_us_per_round: range(readRounds),
       ...overhead('write', writes, gw, bw),
+      write_gate_overhead_p50_us_per_round: range(writeRounds),
       cold_start_to_tools_list_p50_ms: round(cold.p50_us / 1000),
       cold_start_to_tools_list_max_ms: round(Math.max(...coldStarts) / 1000),
       rss_read_server_mb: memoryMb(gatedRead.pid),
