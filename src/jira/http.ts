@@ -1,6 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { BodyTooLarge, readCapped } from './body.js';
 
 /** One HTTP request as the transport makes it: the URL, and nothing it has not decided itself. */
 export interface HttpInit {
@@ -16,8 +18,11 @@ export interface HttpAnswer {
   readonly status: number;
   /** A response header, lower-case name; repeated headers joined with ", ". */
   header(name: string): string | undefined;
-  /** The body as it arrives, content-encoding removed (so a cap counts what would be held in memory). */
-  readonly body: AsyncIterable<Uint8Array>;
+  /**
+   * The whole body, content-encoding removed, refused (BodyTooLarge) as soon as it passes `maxBytes` decoded
+   * bytes, so neither a large nor a small compressed body that inflates is ever held beyond the cap.
+   */
+  read(maxBytes: number): Promise<Uint8Array>;
   /** Stop reading: the connection is closed rather than reused with half a body in it. */
   discard(): void;
 }
@@ -33,7 +38,7 @@ export interface NodeHttpOptions {
 }
 
 /** Decoders for what we advertise in accept-encoding; any other encoding is refused by the transport. */
-const DECODERS: Readonly<Record<string, () => NodeJS.ReadWriteStream>> = {
+const DECODERS: Readonly<Record<string, () => Transform>> = {
   gzip: createGunzip,
   'x-gzip': createGunzip,
   deflate: createInflate,
@@ -78,34 +83,37 @@ export function nodeHttp(options: NodeHttpOptions = {}): HttpSend {
 
 function answerOf(response: IncomingMessage): HttpAnswer {
   const encoding = (response.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  let body: AsyncIterable<Uint8Array> = response;
+  const identity = encoding === 'identity' || encoding === '';
   const decoder = DECODERS[encoding];
-  if (encoding === 'identity' || encoding === '') {
-    // The body is read as it is.
-  } else if (!decoder) {
-    // Refused when the body is read, so the error still carries the status that came with it.
-    response.destroy();
-    body = refuse(new UnsupportedEncoding(encoding));
-  } else {
-    const decoding = decoder();
-    // An error on either side ends the iteration with it (a truncated or corrupt body is a network error).
-    response.on('error', (error) => decoding.emit('error', error));
-    body = response.pipe(decoding) as AsyncIterable<Uint8Array>;
-  }
+  const discard = () => void response.destroy();
   return {
     status: response.statusCode ?? 0,
     header(name) {
       const value = response.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
     },
-    body,
-    discard() {
-      response.destroy();
+    async read(maxBytes) {
+      if (identity) {
+        // A declared length over the cap is refused before a byte is read.
+        if (Number(response.headers['content-length'] ?? Number.NaN) > maxBytes) {
+          discard();
+          throw new BodyTooLarge(maxBytes);
+        }
+        return readCapped(response, maxBytes, discard);
+      }
+      // Refused when the body is read, so the error still carries the status that came with it.
+      if (!decoder) {
+        discard();
+        throw new UnsupportedEncoding(encoding);
+      }
+      const decoding = decoder();
+      // An error on either side ends the read with it (a truncated or corrupt body is a network error).
+      response.on('error', (error) => decoding.destroy(error));
+      return readCapped(response.pipe(decoding), maxBytes, () => {
+        decoding.destroy();
+        discard();
+      });
     },
+    discard,
   };
-}
-
-/** A body that yields nothing and fails: iterating it reports the refusal. */
-async function* refuse(error: Error): AsyncGenerator<Uint8Array> {
-  throw error;
 }

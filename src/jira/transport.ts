@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { authorizationHeader, scrubSecrets, secretForms, type JiraAuth } from './auth.js';
-import { BodyTooLarge, readCappedBody } from './body.js';
+import { BodyTooLarge } from './body.js';
 import { JiraError, JiraHttpError, type JiraExchange } from './errors.js';
 import { UnsupportedEncoding, type HttpAnswer, type HttpSend } from './http.js';
 import { backoffMs, parseRetryAfter, RETRYABLE_STATUS, type RetryOptions } from './retry.js';
@@ -125,7 +125,7 @@ export class JiraTransport {
         status = response.status;
         if (!REDIRECT_STATUS.has(response.status)) {
           try {
-            return { status: response.status, header: (name) => response.header(name), bytes: await readCappedBody(response, this.#o.maxResponseBytes) };
+            return { status: response.status, header: (name) => response.header(name), bytes: await response.read(this.#o.maxResponseBytes) };
           } catch (error) {
             if (!(error instanceof BodyTooLarge)) throw error;
             throw new JiraError('JIRA_RESPONSE_TOO_LARGE', `Jira ${req.method} ${target}: response larger than ${error.limit} bytes`, {

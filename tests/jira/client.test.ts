@@ -118,10 +118,7 @@ describe('JiraClient requests', () => {
     const send: HttpSend = async (url) => {
       seen.push(url.href);
       const body = Buffer.from(JSON.stringify({ accountId: 'acc-1' }));
-      return { status: 200, header: (name) => (name === 'content-type' ? 'application/json' : undefined), body: (async function* () {
-          yield body;
-        })(),
-        discard: () => undefined };
+      return { status: 200, header: (name) => (name === 'content-type' ? 'application/json' : undefined), read: async () => body, discard: () => undefined };
     };
     const c = client('https://api.atlassian.com/ex/jira/11223344-aaaa-bbbb-cccc-556677889900', { send });
     await c.myself();

@@ -119,6 +119,21 @@ describe('retries on reads', () => {
     expect(s.requests).toHaveLength(2);
   });
 
+  it('a body that stalls after the headers times out (the timeout covers the body); one cut mid-body is a network error', async () => {
+    const stalled = await stub((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"accountId":');
+    });
+    const slow = setup(stalled.url, { timeoutMs: 150, retry: { limit: 1 } });
+    await expect(slow.client.myself()).rejects.toMatchObject({ code: 'JIRA_TIMEOUT', request: { attempts: 1, status: 200 } });
+    const cut = await stub((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"accountId":', () => res.socket?.destroy());
+    });
+    const dropped = setup(cut.url, { timeoutMs: 5000, retry: { limit: 1 } });
+    await expect(dropped.client.myself()).rejects.toMatchObject({ code: 'JIRA_NETWORK', request: { attempts: 1 } });
+  });
+
   it('does not retry other client errors', async () => {
     const s = await stub((_req, res) => json(res, 404, { errorMessages: ['Issue does not exist'] }));
     const { client, sleeps } = setup(s.url);
