@@ -176,7 +176,7 @@ export class Gate {
     if (receiptKey && config.job && wiring.diskSafe) {
       const job = config.job;
       await this.#attempt('BUNDLE', () => {
-        // Busy while other calls are in flight: the log then signs and syncs on the thread pool, off their way.
+        // Busy while other calls are in flight: the log then syncs on the thread pool, never on their event loop.
         this.#log = openReceiptSink(config, { job, server: this.server, key: receiptKey, busy: () => this.#inFlight.size > 1 }, this.#state?.receipts);
         populateBundle(config.bundleDir, this.#wpc, trust);
         this.#reportTornTails(receiptKey, job);

@@ -26,44 +26,27 @@ export function receiptHash(line: string): string {
   return `sha256:${createHash('sha256').update(line, 'utf8').digest('hex')}`;
 }
 
-/** A receipt body serialised for signing: the bytes to sign, and how to make its line once signed. */
-export interface UnsignedReceipt {
-  readonly bytes: Buffer;
-  /** The receipt with `sig`, its line (canonical JSON) and the line's hash. */
-  finish(signature: Uint8Array): { receipt: Receipt; line: string; hash: string };
-}
-
 /**
- * Serialise each member of a receipt body once: the canonical text of every top-level value is computed one
- * time and assembled twice (the signed bytes without `sig`, the line with it). RFC 8785 orders members by
- * UTF-16 code units, which is JavaScript's default string order, and writes member names as JSON.stringify
- * does; `canonicalJson(signReceipt(body))` gives the same line (tested).
+ * Sign a receipt and produce its line and hash, serialising each member once: the canonical text of every
+ * top-level value is computed one time and assembled twice (the signed bytes without `sig`, the line with it).
+ * RFC 8785 orders members by UTF-16 code units, which is JavaScript's default string order, and writes
+ * member names as JSON.stringify does; `canonicalJson(signReceipt(body))` gives the same line (tested).
  */
-export function unsignedReceipt(body: ReceiptBody): UnsignedReceipt {
+export function signReceiptLine(body: ReceiptBody, key: SigningKey): { receipt: Receipt; line: string; hash: string } {
   const members: [string, string][] = [];
   for (const name of Object.keys(body).sort()) {
     const value = (body as unknown as Record<string, unknown>)[name];
     if (value === undefined) continue;
     members.push([name, `${JSON.stringify(name)}:${canonicalJson(value)}`]);
   }
+  const signed = `{${members.map((member) => member[1]).join(',')}}`;
+  const sig = Buffer.from(signBytes(key, Buffer.from(signed, 'utf8'))).toString('base64url');
+  const sigMember = `"sig":${JSON.stringify(sig)}`;
+  const at = members.findIndex(([name]) => name > 'sig');
   const parts = members.map((member) => member[1]);
-  return {
-    bytes: Buffer.from(`{${parts.join(',')}}`, 'utf8'),
-    finish(signature) {
-      const sig = Buffer.from(signature).toString('base64url');
-      const at = members.findIndex(([name]) => name > 'sig');
-      const withSig = [...parts];
-      withSig.splice(at === -1 ? withSig.length : at, 0, `"sig":${JSON.stringify(sig)}`);
-      const line = `{${withSig.join(',')}}`;
-      return { receipt: { ...body, sig }, line, hash: receiptHash(line) };
-    },
-  };
-}
-
-/** Sign a receipt body and produce its line and hash, on the calling thread. */
-export function signReceiptLine(body: ReceiptBody, key: SigningKey): { receipt: Receipt; line: string; hash: string } {
-  const unsigned = unsignedReceipt(body);
-  return unsigned.finish(signBytes(key, unsigned.bytes));
+  parts.splice(at === -1 ? parts.length : at, 0, sigMember);
+  const line = `{${parts.join(',')}}`;
+  return { receipt: { ...body, sig }, line, hash: receiptHash(line) };
 }
 
 /** Where a receipt sits: its job, server and session, its place in the chain, and the job's Claw run id. */
@@ -81,20 +64,18 @@ export interface ChainLink {
  * made, whether its line goes to a session file (ReceiptLog) or a database row (the Postgres sink).
  */
 export function signChained(content: ReceiptContent, link: ChainLink, key: SigningKey): { receipt: Receipt; line: string; hash: string } {
-  return signReceiptLine(chainedBody(content, link, key), key);
-}
-
-/** A receipt's content stamped with its chain members, ready to sign. */
-export function chainedBody(content: ReceiptContent, link: ChainLink, key: SigningKey): ReceiptBody {
-  return {
-    ...content,
-    ...(link.runId !== undefined ? { run_id: link.runId } : {}),
-    v: 1,
-    job: link.job,
-    server: link.server,
-    session: link.session,
-    seq: link.seq,
-    prev: link.prev,
-    kid: key.kid,
-  };
+  return signReceiptLine(
+    {
+      ...content,
+      ...(link.runId !== undefined ? { run_id: link.runId } : {}),
+      v: 1,
+      job: link.job,
+      server: link.server,
+      session: link.session,
+      seq: link.seq,
+      prev: link.prev,
+      kid: key.kid,
+    },
+    key,
+  );
 }
