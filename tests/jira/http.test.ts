@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { JiraClient } from '../../src/jira/client.js';
@@ -96,5 +99,29 @@ describe('the Jira HTTP layer', () => {
     expect(sent?.headers['content-type']).toBe('application/json');
     expect(sent?.headers['content-length']).toBe(String(Buffer.byteLength(sent?.body ?? '')));
     expect(JSON.parse(sent?.body ?? '')).toEqual({ fields: { summary: 'é ünïcode' } });
+  });
+});
+
+describe('TLS', () => {
+  it('a certificate that does not verify is refused before any request is sent, never relaxed, and a write is not in doubt', async () => {
+    const fixtures = new URL('./fixtures/', import.meta.url);
+    let requests = 0;
+    const server = createHttpsServer({ key: readFileSync(new URL('self-signed-key.pem', fixtures)), cert: readFileSync(new URL('self-signed-cert.pem', fixtures)) }, (_req, res) => {
+      requests += 1;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const c = client(`https://127.0.0.1:${port}`);
+      const read = await c.getIssue('ABC-1').catch((e: unknown) => e);
+      expect(read).toMatchObject({ code: 'JIRA_NETWORK', details: { cause: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
+      const write = await c.createIssue({ fields: { summary: 'never sent' } }).catch((e: unknown) => e);
+      expect(write).toMatchObject({ code: 'JIRA_NETWORK', inDoubt: false });
+      expect(requests).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
