@@ -110,6 +110,11 @@ export class Gate {
   #killSwitch: KillSwitchCheck | undefined;
   #killSwitchSeen = false;
   readonly #inFlight = new Set<Promise<GateResult>>();
+  /**
+   * Calls in flight in this process, over every gate (`serve` holds one per job and token): a receipt log
+   * syncs inline only when its call is the only one, since an inline sync holds the event loop they all share.
+   */
+  static #inFlightInProcess = 0;
 
   private constructor(options: GateOptions) {
     this.server = options.server;
@@ -176,8 +181,9 @@ export class Gate {
     if (receiptKey && config.job && wiring.diskSafe) {
       const job = config.job;
       await this.#attempt('BUNDLE', () => {
-        // Busy while other calls are in flight: the log then syncs on the thread pool, never on their event loop.
-        this.#log = openReceiptSink(config, { job, server: this.server, key: receiptKey, busy: () => this.#inFlight.size > 1 }, this.#state?.receipts);
+        // Busy while other calls are in flight (in any gate of this process): the log then syncs on the
+        // thread pool, never on the event loop those calls need.
+        this.#log = openReceiptSink(config, { job, server: this.server, key: receiptKey, busy: () => Gate.#inFlightInProcess > 1 }, this.#state?.receipts);
         populateBundle(config.bundleDir, this.#wpc, trust);
         this.#reportTornTails(receiptKey, job);
       });
@@ -307,12 +313,14 @@ export class Gate {
 
   /** Tracks calls in flight, so a clean stop lets them finish (and receipt their outcomes) before closing. */
   async call(tool: Tool, rawArgs: unknown, options: CallOptions = {}): Promise<GateResult> {
+    Gate.#inFlightInProcess += 1;
     const running = this.#call(tool, rawArgs, options);
     this.#inFlight.add(running);
     try {
       return await running;
     } finally {
       this.#inFlight.delete(running);
+      Gate.#inFlightInProcess -= 1;
     }
   }
 
