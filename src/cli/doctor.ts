@@ -5,8 +5,8 @@ import { loadServerConfig, type ServerConfig } from '../config/server-config.js'
 import type { CstVerifier } from '../cst/verify.js';
 import { isClawscopeToken, type ClawscopeVerifier } from '../claw/clawscope.js';
 import { TokenReader } from '../gate/token-source.js';
-import { readKillSwitch } from '../gate/kill-switch.js';
-import { wireGate } from '../gate/wiring.js';
+import { KillSwitch, readKillSwitch } from '../gate/kill-switch.js';
+import { wireGate, type GateWiring } from '../gate/wiring.js';
 import { codeOf, describeError } from '../util/errors.js';
 import type { VerifiedWpc } from '../wpc/registry.js';
 import { parseCommandArgs } from './args.js';
@@ -37,9 +37,10 @@ export const doctorCommand: CommandSpec = {
     }
     const { config, problems } = loadServerConfig(io.env);
     const scratch = mkdtempSync(join(tmpdir(), 'claw-doctor-'));
+    let wiring: GateWiring | undefined;
     try {
       // The servers' own start-up path, with a scratch replay store: the doctor must not mark the token as used.
-      const wiring = await wireGate(config, problems, { replayDir: scratch, jiraOptions: { timeoutMs: Math.min(config.jira?.timeoutMs ?? 10_000, 10_000), retry: { limit: 1 } } });
+      wiring = await wireGate(config, problems, { replayDir: scratch, jiraOptions: { timeoutMs: Math.min(config.jira?.timeoutMs ?? 10_000, 10_000), retry: { limit: 1 } } });
       for (const problem of wiring.problems) add(problem.step ?? 'start-up', 'FAIL', `${problem.code}: ${problem.message}`);
       for (const warning of wiring.warnings) add(warning.step ?? 'start-up', 'warn', `${warning.code}: ${warning.message}`);
       if (problems.length === 0) add('settings', 'ok', `job ${config.job}, home ${config.home.root}`);
@@ -66,12 +67,32 @@ export const doctorCommand: CommandSpec = {
     } catch {
       add('bundle folder', 'FAIL', `${config.bundleDir} is not writable`);
     }
-    const kill = readKillSwitch(config.home.killSwitchFile);
-    add('kill switch', kill ? 'warn' : 'ok', kill ? `writes disabled since ${kill.disabled_at}` : 'writes enabled');
+    killSwitchRow(config, wiring, add);
 
     return report(checks, values.json === true, io);
   },
 };
+
+/**
+ * The kill switch as the write server judges it: the record verified against the trust file's policy keys
+ * and compared with the newest one the server's journal holds (a forged, garbled or rolled-back file is a
+ * FAIL, as the server refuses writes on it). Without a trust file or journal it can only be read unverified.
+ */
+function killSwitchRow(config: ServerConfig, wiring: GateWiring | undefined, add: Add): void {
+  if (!wiring?.trust || !wiring.journal) {
+    const kill = readKillSwitch(config.home.killSwitchFile);
+    add('kill switch', 'warn', `${kill ? `writes disabled since ${kill.disabled_at}` : 'writes enabled'} (not verified: no trust file or state journal to check it against)`);
+    return;
+  }
+  try {
+    const verdict = new KillSwitch(config.home.killSwitchFile, wiring.trust.store, wiring.journal).inspect();
+    if (verdict.allowed) add('kill switch', 'ok', 'writes enabled');
+    else if (verdict.code === 'WRITES_DISABLED') add('kill switch', 'warn', verdict.message);
+    else add('kill switch', 'FAIL', `${verdict.code}: ${verdict.message}`);
+  } catch (error) {
+    add('kill switch', 'FAIL', `${codeOf(error, 'JOURNAL_INVALID')}: ${describeError(error)}`);
+  }
+}
 
 async function checkToken(config: ServerConfig, wpc: VerifiedWpc, verifier: CstVerifier, scopeVerifier: ClawscopeVerifier | undefined, add: Add): Promise<void> {
   try {

@@ -126,8 +126,32 @@ export class KillSwitch {
     readonly journal: StateJournal,
   ) {}
 
-  /** Throws JournalError when the journal is unusable (the gate refuses with its code). */
+  /**
+   * The verdict, with a valid record newer than any this server has seen first made durable in its journal.
+   * Throws JournalError when the journal is unusable (the gate refuses with its code).
+   */
   async check(): Promise<KillSwitchVerdict> {
+    const verdict = this.inspect();
+    const record = this.#invalid ? undefined : this.#record;
+    const seen = this.journal.state.killSwitch;
+    if (record && (!seen || record.seq > seen.seq)) {
+      // Durable before it is obeyed or relied on: a later deletion or rollback is judged against it.
+      const hash = this.#hash;
+      await this.journal.transact((state) =>
+        state.killSwitch && state.killSwitch.seq >= record.seq
+          ? { entries: [], result: undefined }
+          : { entries: [{ type: 'kill_switch.seen', state: record.state, seq: record.seq, hash }], result: undefined },
+      );
+      return this.check();
+    }
+    return verdict;
+  }
+
+  /**
+   * The verdict `check` gives, without recording anything (doctor only looks): a newer record is judged by
+   * its own state, as it will be once recorded. Throws JournalError when the journal is unusable.
+   */
+  inspect(): KillSwitchVerdict {
     const stamp = fileStamp(this.file);
     if (stamp !== this.#stamp) this.#load(stamp);
     this.journal.refresh();
@@ -145,15 +169,6 @@ export class KillSwitch {
     const hash = this.#hash;
     if (seen && (record.seq < seen.seq || (record.seq === seen.seq && hash !== seen.hash))) {
       return { allowed: false, code: 'KILL_SWITCH_ROLLBACK', message: 'the kill switch file is older than one this server already saw (an old record was put back): writes are refused', record };
-    }
-    if (!seen || record.seq > seen.seq) {
-      // Durable before it is obeyed or relied on: a later deletion or rollback is judged against it.
-      await this.journal.transact((state) =>
-        state.killSwitch && state.killSwitch.seq >= record.seq
-          ? { entries: [], result: undefined }
-          : { entries: [{ type: 'kill_switch.seen', state: record.state, seq: record.seq, hash }], result: undefined },
-      );
-      return this.check();
     }
     if (record.state === 'disabled') {
       return { allowed: false, code: 'WRITES_DISABLED', message: `writes are disabled (since ${record.at}${record.reason ? `: ${record.reason}` : ''})`, record };

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
@@ -223,6 +224,25 @@ describe('doctor', () => {
       writeFileSync(world.tokenFile, 'garbage');
       const badToken = await world.cli(['doctor'], world.serverEnv());
       expect(badToken.out).toMatch(/FAIL\s+CST\s+CST_MALFORMED/);
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('judges the kill switch as the write server does: signed and disabled is a warning, forged is a failure', async () => {
+    const world = await World.create({ wpc: 'seed.json', sim, job: 'doctor-kill' });
+    try {
+      expect((await world.cli(['doctor'], world.serverEnv())).out).toMatch(/ok\s+kill switch\s+writes enabled/);
+      await world.cliOk(['writes', 'disable', '--reason', 'doctor test']);
+      const disabled = await world.cli(['doctor'], world.serverEnv());
+      expect(disabled.out).toMatch(/warn\s+kill switch\s+writes are disabled .*doctor test/);
+      // A record nobody with the policy key signed: the server refuses writes on it, and doctor says so.
+      const file = join(world.home, 'state', 'writes-disabled.json');
+      const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      writeFileSync(file, JSON.stringify({ ...record, state: 'enabled', seq: Number(record.seq) + 1 }));
+      const forged = await world.cli(['doctor'], world.serverEnv());
+      expect(forged.code).toBe(1);
+      expect(forged.out).toMatch(/FAIL\s+kill switch\s+KILL_SWITCH_INVALID/);
     } finally {
       await world.close();
     }
