@@ -1,6 +1,6 @@
 import { SIM_FIXTURES } from '../sim/index.js';
 import { memoryMb, openBenchWorld, type Connected } from './servers.js';
-import { percentile } from './stats.js';
+import { median, percentile, spread } from './stats.js';
 
 /**
  * Throughput under concurrency over one MCP connection, as an agent that issues parallel tool calls uses a
@@ -63,11 +63,6 @@ async function run(connected: Connected, call: Call, total: number, concurrency:
   latencies.sort((a, b) => a - b);
   return { calls_per_s: Math.round(total / seconds), p50_ms: ms(percentile(latencies, 50)), p99_ms: ms(percentile(latencies, 99)), bytes };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
-/** `median [min-max]` of one figure over the blocks. */
-const spread = (values: number[], round: (value: number) => number = (value) => value) =>
-  `${round(median(values))} [${round(Math.min(...values))}-${round(Math.max(...values))}]`;
 
 /**
  * Each level is measured in `blocks` rounds, gated then bypass in every round, so drift on a shared machine

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { runCli } from '../cli/main.js';
 import { startSimulator, SIM_USERS } from '../sim/index.js';
-import { round, summarize, type Summary } from './stats.js';
+import { round, spread, summarize, type Summary } from './stats.js';
 
 const dist = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -204,7 +204,7 @@ export async function benchServers(options: { reads?: number; writes?: number } 
     }
     const cold = summarize(coldStarts);
 
-    const range = (values: number[]) => `[${round(Math.min(...values))}-${round(Math.max(...values))}] over ${ROUNDS} rounds`;
+    const range = (values: number[]) => `${spread(values)} over ${ROUNDS} rounds`;
     return {
       ...overhead('read', reads, gr, br),
       read_gate_overhead_p50_us_per_round: range(readRounds),

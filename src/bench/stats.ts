@@ -21,6 +21,16 @@ export function summarize(samplesUs: number[]): Summary {
   };
 }
 
+/** Median of a few per-round figures (nearest rank, as `percentile`). */
+export function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** `median [min-max]` of one figure over the rounds. */
+export function spread(values: readonly number[], shown: (value: number) => number = round): string {
+  return `${shown(median(values))} [${shown(Math.min(...values))}-${shown(Math.max(...values))}]`;
+}
+
 export function round(value: number): number {
   return Math.round(value * 10) / 10;
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { startSimulator, SIM_FIXTURES, SIM_USERS } from '../sim/index.js';
-import { RECEIPT_META_KEY } from '../servers/output.js';
+import { receiptOf } from '../servers/output.js';
 import { VERSION } from '../version.js';
 import { approveCommand } from './admin-commands.js';
 import { parseCommandArgs } from './args.js';
@@ -112,7 +112,7 @@ export const demoCommand: CommandSpec = {
         const structured = (result.structuredContent ?? {}) as Record<string, unknown>;
         const shown = { isError: result.isError === true, structured };
         say(`${name}(${JSON.stringify(args).slice(0, 110)})`);
-        const receipt = result._meta?.[RECEIPT_META_KEY];
+        const receipt = receiptOf(result);
         say(shown.isError ? `  -> REFUSED ${String(structured.code)}: ${String(structured.message)}` : `  -> ok, receipt ${String(receipt).slice(0, 23)}… (in _meta)`);
         return shown;
       };

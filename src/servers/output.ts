@@ -15,6 +15,12 @@ const ReasonSchema = z.strictObject({ code: z.string(), rule: z.string() });
  */
 export const RECEIPT_META_KEY = 'clawbureau.com/receipt';
 
+/** The receipt hash a tool result names in its `_meta`, as a client reads it. */
+export function receiptOf(result: { _meta?: Record<string, unknown> | undefined }): string | undefined {
+  const value = result._meta?.[RECEIPT_META_KEY];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /**
  * One envelope for every result, allowed or refused. MCP clients validate `structuredContent` against the
  * output schema even on errors, so a denial must fit the same schema: its fields are optional members.

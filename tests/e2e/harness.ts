@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { startSimulator, SIM_USERS, type RunningSimulator } from '../../src/sim/index.js';
 import type { Receipt } from '../../src/receipts/types.js';
-import { RECEIPT_META_KEY } from '../../src/servers/output.js';
+import { receiptOf } from '../../src/servers/output.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { waitForExit } from '../helpers/wait.js';
 import { runCliCaptured, type CliResult } from '../helpers/cli.js';
@@ -184,7 +184,7 @@ export interface ToolCallResult {
   isError: boolean;
   structured: Record<string, unknown>;
   text: string;
-  /** The receipt the result names in its `_meta` (RECEIPT_META_KEY). */
+  /** The receipt the result names in its `_meta` (receiptOf). */
   receipt: string | undefined;
 }
 
@@ -199,11 +199,6 @@ export async function callTool(connected: Connected, name: string, args: Record<
   };
 }
 
-/** The receipt hash a tool result names in `_meta`. */
-export function receiptOf(result: { _meta?: Record<string, unknown> | undefined }): string | undefined {
-  const value = result._meta?.[RECEIPT_META_KEY];
-  return typeof value === 'string' ? value : undefined;
-}
 
 /**
  * The Jira tools a server lists, sorted. The status tool (always listed, on both servers, whatever the policy

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECEIPT_META_KEY } from '../../src/servers/output.js';
+import { receiptOf } from '../../src/servers/output.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { SERVER_BIN, World } from './harness.js';
 
@@ -83,7 +83,7 @@ describe('MCP Inspector CLI as a third-party client', () => {
     expect(result.structuredContent).toMatchObject({ denied: true, code: 'OPERATION_DENIED' });
     expect(result.structuredContent?.reasons?.map((reason) => reason.code)).toEqual(['OPERATION_DENIED', 'OPERATION_NOT_ALLOWED', 'SCOPE_OPERATION_NOT_GRANTED']);
     expect(typeof result.structuredContent?.receipt).toBe('string');
-    expect(result._meta?.[RECEIPT_META_KEY]).toBe(result.structuredContent?.receipt);
+    expect(receiptOf(result)).toBe(result.structuredContent?.receipt);
     expect(world.sim.requests()).toEqual([]);
     expect(world.sim.stateHash()).toBe(before);
   });

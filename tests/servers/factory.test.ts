@@ -11,12 +11,10 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gate } from '../../src/gate/gate.js';
 import { createClawServer, watchToolList } from '../../src/servers/factory.js';
-import { RECEIPT_META_KEY } from '../../src/servers/output.js';
+import { receiptOf } from '../../src/servers/output.js';
 import { STATUS_TOOL_NAME } from '../../src/tools/status-tool.js';
 import { WRITE_TOOLS } from '../../src/tools/write-tools.js';
 import { GateWorld } from '../helpers/gate-world.js';
-
-const receiptOf = (result: { _meta?: Record<string, unknown> }): string | undefined => result._meta?.[RECEIPT_META_KEY] as string | undefined;
 
 const WPC = {
   wpc_version: 'v1',
